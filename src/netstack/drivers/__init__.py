@@ -1,0 +1,1 @@
+"""Network drivers, each behind a small contract (``typing.Protocol``)."""

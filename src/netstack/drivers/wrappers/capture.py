@@ -1,0 +1,149 @@
+"""Capture: an EMAC wrapper that writes every frame, both directions, to a pcap file.
+
+Timestamps come from the world's clock, so a simulation's capture is byte-identical from
+run to run. A transmitted frame that asks for a checksum offload (:class:`TxOffload` with a
+``csum_start``) carries only the pseudo-header sum in its checksum field; the capture
+writes it with the checksum completed, as the wire would see it, so tshark validates it.
+GSO frames are written as handed over: one large frame, not the segments.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from netstack.drivers.emac.api import (
+    Capabilities,
+    LinkInputCallback,
+    LinkStateCallback,
+    RxFlags,
+    TxOffload,
+)
+from netstack.wire import Buffer
+from netstack.wire.checksum import internet_checksum
+from netstack.wire.pcap import LinkType, PcapTarget, PcapWriter
+
+if TYPE_CHECKING:
+    from netstack.drivers.emac.api import EMAC
+    from netstack.runtime import World
+
+log = logging.getLogger(__name__)
+
+
+def complete_checksum(frame: Buffer, offload: TxOffload) -> bytes:
+    """Return ``frame`` with the checksum an offload asks for filled in.
+
+    The field at ``csum_start + csum_offset`` holds the pseudo-header sum (the seed); the
+    result is the one's complement of the sum over ``frame[csum_start:]`` including that
+    seed (RFC 1071). A result of zero is sent as 0xFFFF (RFC 768: zero means "no checksum"
+    for UDP; both encode zero in one's complement, so TCP and ICMP accept it too). A frame
+    too short for the field is returned unchanged.
+    """
+    start = offload.csum_start
+    field = start + offload.csum_offset
+    if start <= 0 or field + 2 > len(frame):
+        return bytes(frame)
+    buf = bytearray(frame)
+    checksum = internet_checksum(memoryview(buf)[start:]) or 0xFFFF
+    buf[field] = checksum >> 8
+    buf[field + 1] = checksum & 0xFF
+    return bytes(buf)
+
+
+class PcapTap:
+    """Wraps an EMAC and captures its traffic (link type Ethernet).
+
+    ``target`` is a path, a binary file object, or an existing :class:`PcapWriter` (to share
+    one capture between several taps). :meth:`close` closes a writer this tap created.
+    """
+
+    def __init__(self, inner: EMAC, target: PcapTarget | PcapWriter, world: World) -> None:
+        self.inner = inner
+        self._world = world
+        if isinstance(target, PcapWriter):
+            self.writer = target
+            self._owns_writer = False
+        else:
+            self.writer = PcapWriter(target, LinkType.ETHERNET)
+            self._owns_writer = True
+        self._input_cb: LinkInputCallback | None = None
+        inner.set_link_input_cb(self._on_input)
+
+    def link_out(self, frame: Buffer, offload: TxOffload | None = None) -> bool:
+        writer = self.writer
+        if not writer.closed:
+            if offload is not None and offload.csum_start > 0:
+                writer.write(self._world.now(), complete_checksum(frame, offload))
+            else:
+                writer.write(self._world.now(), frame)
+        return self.inner.link_out(frame, offload)
+
+    def _on_input(self, frame: memoryview, flags: RxFlags) -> None:
+        writer = self.writer
+        if not writer.closed:
+            writer.write(self._world.now(), frame)
+        cb = self._input_cb
+        if cb is not None:
+            cb(frame, flags)
+
+    def close(self) -> None:
+        """Stop capturing; closes the file if this tap opened it. The EMAC keeps working."""
+        if self._owns_writer:
+            self.writer.close()
+        else:
+            self.writer.flush()
+
+    def __enter__(self) -> PcapTap:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- forwarded to the inner driver ---------------------------------------------
+
+    @property
+    def hwaddr(self) -> bytes:
+        return self.inner.hwaddr
+
+    @property
+    def mtu(self) -> int:
+        return self.inner.mtu
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    @property
+    def link_up(self) -> bool:
+        return self.inner.link_up
+
+    def power_up(self) -> bool:
+        return self.inner.power_up()
+
+    def power_down(self) -> None:
+        self.inner.power_down()
+        self.writer.flush()
+
+    def set_link_input_cb(self, cb: LinkInputCallback | None) -> None:
+        self._input_cb = cb
+
+    def set_link_state_cb(self, cb: LinkStateCallback | None) -> None:
+        self.inner.set_link_state_cb(cb)
+
+    def add_multicast_group(self, mac: bytes) -> None:
+        self.inner.add_multicast_group(mac)
+
+    def remove_multicast_group(self, mac: bytes) -> None:
+        self.inner.remove_multicast_group(mac)
+
+    def set_all_multicast(self, on: bool) -> None:
+        self.inner.set_all_multicast(on)
+
+
+__all__ = ["PcapTap", "complete_checksum"]

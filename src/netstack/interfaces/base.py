@@ -1,0 +1,158 @@
+"""NetworkInterface: connect/disconnect, connection status and its callbacks, addresses.
+
+Follows Mbed OS's ``NetworkInterface``: the status moves CONNECTING → (LOCAL_UP) →
+GLOBAL_UP → … → DISCONNECTED, every change is reported to the attached callback and to
+every event listener, and ``connect()`` is blocking by default — here an ``async`` call,
+with :meth:`NetworkInterface.connect_blocking` for callers in other threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+
+from netstack.address import SocketAddress
+from netstack.errors import NetworkTimeoutError
+from netstack.runtime.bridge import Runtime
+from netstack.runtime.world import World
+from netstack.stacks.core.stack import CoreStack
+
+
+class ConnectionStatus(enum.IntEnum):
+    LOCAL_UP = 0
+    GLOBAL_UP = 1
+    DISCONNECTED = 2
+    CONNECTING = 3
+
+
+class InterfaceEvent(enum.IntEnum):
+    CONNECTION_STATUS_CHANGE = 0
+
+
+StatusCallback = Callable[[InterfaceEvent, ConnectionStatus], None]
+
+
+class NetworkInterface:
+    """Base of every interface; subclasses implement :meth:`_bring_up`/:meth:`_bring_down`."""
+
+    def __init__(self, stack: CoreStack) -> None:
+        self._stack = stack
+        self._status = ConnectionStatus.DISCONNECTED
+        self._attached: StatusCallback | None = None
+        self._listeners: list[StatusCallback] = []
+        self._status_waiters: list[asyncio.Future[None]] = []
+        self.blocking = True
+
+    # -- stack access ----------------------------------------------------------------------
+    def get_stack(self) -> CoreStack:
+        return self._stack
+
+    @property
+    def stack(self) -> CoreStack:
+        return self._stack
+
+    @property
+    def world(self) -> World:
+        return self._stack.world
+
+    # -- status ----------------------------------------------------------------------------
+    def get_connection_status(self) -> ConnectionStatus:
+        return self._status
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self._status
+
+    def attach(self, callback: StatusCallback | None) -> None:
+        """The single status callback (Mbed ``attach``)."""
+        self._attached = callback
+
+    def add_event_listener(self, callback: StatusCallback) -> None:
+        self._listeners.append(callback)
+
+    def remove_event_listener(self, callback: StatusCallback) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _set_status(self, status: ConnectionStatus) -> None:
+        if status == self._status:
+            return
+        self._status = status
+        event = InterfaceEvent.CONNECTION_STATUS_CHANGE
+        if self._attached is not None:
+            self._attached(event, status)
+        for listener in list(self._listeners):
+            listener(event, status)
+        waiters, self._status_waiters = self._status_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_for_status(
+        self, wanted: set[ConnectionStatus], timeout: float | None = None
+    ) -> ConnectionStatus:
+        """Wait (on the world's clock) until the status is one of ``wanted``."""
+        loop = self.world.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._status not in wanted:
+            fut: asyncio.Future[None] = loop.create_future()
+            self._status_waiters.append(fut)
+            timer = None
+            if deadline is not None:
+                if loop.time() >= deadline:
+                    raise NetworkTimeoutError(f"status {self._status.name} after {timeout} s")
+                timer = loop.call_at(deadline, lambda f=fut: f.done() or f.set_result(None))
+            try:
+                await fut
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        return self._status
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Bring the interface up; returns once it is up (raises on failure)."""
+        raise NotImplementedError
+
+    async def disconnect(self) -> None:
+        raise NotImplementedError
+
+    def connect_blocking(self, runtime: Runtime, timeout: float | None = None) -> None:
+        """``connect()`` for a caller in another thread than the runtime's loop."""
+        runtime.run(self.connect(), timeout)
+
+    def disconnect_blocking(self, runtime: Runtime, timeout: float | None = None) -> None:
+        runtime.run(self.disconnect(), timeout)
+
+    # -- addresses (subclasses override) -------------------------------------------------------
+    def get_ip_address(self) -> SocketAddress | None:
+        return None
+
+    def get_netmask(self) -> SocketAddress | None:
+        return None
+
+    def get_gateway(self) -> SocketAddress | None:
+        return None
+
+    @property
+    def ip_address(self) -> str | None:
+        addr = self.get_ip_address()
+        return addr.ip if addr else None
+
+    @property
+    def netmask(self) -> str | None:
+        addr = self.get_netmask()
+        return addr.ip if addr else None
+
+    @property
+    def gateway(self) -> str | None:
+        addr = self.get_gateway()
+        return addr.ip if addr else None
+
+    # -- DNS -------------------------------------------------------------------------------
+    def gethostbyname(self, host: str) -> SocketAddress:
+        return self._stack.gethostbyname(host)
+
+    def add_dns_server(self, address: SocketAddress | str) -> None:
+        self._stack.add_dns_server(SocketAddress(address))

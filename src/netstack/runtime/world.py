@@ -1,0 +1,60 @@
+"""A world: what shares one event loop, one clock and one seeded random generator."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from netstack.runtime.virtual import VirtualTimeLoop
+
+T = TypeVar("T")
+
+
+class World:
+    """One loop, one clock, one ``random.Random``.
+
+    A simulation (all its nodes) is one world on a :class:`VirtualTimeLoop`; a real process
+    with its TAPs and serial ports is one world on the standard loop. Stack code takes time
+    from :meth:`now` and randomness from :attr:`rng`, never from ``time`` or ``random``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, seed: int = 0) -> None:
+        self.loop = loop
+        self.seed = seed
+        self.rng = random.Random(seed)
+
+    @classmethod
+    def simulated(cls, seed: int = 0, start: float = 0.0) -> World:
+        """A world on a fresh virtual-time loop."""
+        return cls(VirtualTimeLoop(start), seed=seed)
+
+    @property
+    def virtual(self) -> bool:
+        return isinstance(self.loop, VirtualTimeLoop)
+
+    def now(self) -> float:
+        """Seconds on the world's clock."""
+        return self.loop.time()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        return self.loop.call_at(when, callback)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        return self.loop.call_later(delay, callback)
+
+    def call_soon(self, callback: Callable[[], object]) -> asyncio.Handle:
+        return self.loop.call_soon(callback)
+
+    def run(self, main: Awaitable[T]) -> T:
+        """Run ``main`` to completion on this world's loop (from outside the loop)."""
+        return self.loop.run_until_complete(main)
+
+    def run_for(self, seconds: float) -> None:
+        """Let the world run for ``seconds`` of its own clock."""
+        self.loop.run_until_complete(asyncio.sleep(seconds))
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.close()

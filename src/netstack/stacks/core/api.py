@@ -1,0 +1,91 @@
+"""The NetworkStack contract: what the Socket API calls, on opaque socket handles.
+
+Modelled on Mbed OS's ``NetworkStack``: calls never block; a call that cannot proceed raises
+:class:`~netstack.errors.WouldBlockError`, and the stack reports readiness through the
+callback attached with :meth:`NetworkStack.socket_attach`. The Socket layer builds blocking,
+timeout and async behaviour on top.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Protocol
+
+from netstack.address import SocketAddress
+from netstack.runtime.world import World
+
+
+class SocketKind(enum.Enum):
+    UDP = "udp"
+    TCP = "tcp"
+    ICMP = "icmp"
+
+
+class SocketOption(enum.IntEnum):
+    """Option names at level :data:`SOL_SOCKET` (Mbed's ``NSAPI_SOCKET`` level)."""
+
+    REUSEADDR = 0
+    KEEPALIVE = 1
+    KEEPIDLE = 2
+    KEEPINTVL = 3
+    LINGER = 4
+    SNDBUF = 5
+    RCVBUF = 6
+    ADD_MEMBERSHIP = 7
+    DROP_MEMBERSHIP = 8
+    BIND_TO_DEVICE = 9
+    BROADCAST = 13
+    TTL = 14
+    KEEPCNT = 15
+    NODELAY = 16
+
+
+SOL_SOCKET = 7000  # NSAPI_SOCKET
+
+
+class SocketHandle(Protocol):
+    """Whatever a stack returns from ``socket_open``; only the stack looks inside."""
+
+    closed: bool
+
+
+class NetworkStack(Protocol):
+    """The contract every stack (ip, mesh, external) implements for the Socket API."""
+
+    @property
+    def world(self) -> World: ...
+
+    def socket_open(self, kind: SocketKind) -> SocketHandle: ...
+
+    def socket_close(self, handle: SocketHandle) -> None: ...
+
+    def socket_bind(self, handle: SocketHandle, address: SocketAddress) -> None: ...
+
+    def socket_connect(self, handle: SocketHandle, address: SocketAddress) -> None: ...
+
+    def socket_sendto(
+        self, handle: SocketHandle, address: SocketAddress | None, data: bytes
+    ) -> int: ...
+
+    def socket_recvfrom(self, handle: SocketHandle) -> tuple[bytes, SocketAddress]:
+        """One datagram; :class:`~netstack.errors.WouldBlockError` when none is queued."""
+        ...
+
+    def socket_readable(self, handle: SocketHandle) -> bool: ...
+
+    def socket_attach(self, handle: SocketHandle, callback: Callable[[], None] | None) -> None: ...
+
+    def socket_setsockopt(
+        self, handle: SocketHandle, level: int, option: int, value: object
+    ) -> None: ...
+
+    def socket_getsockopt(self, handle: SocketHandle, level: int, option: int) -> object: ...
+
+    def socket_getsockname(self, handle: SocketHandle) -> SocketAddress: ...
+
+    def socket_getpeername(self, handle: SocketHandle) -> SocketAddress: ...
+
+    def gethostbyname(self, host: str) -> SocketAddress: ...
+
+    def add_dns_server(self, address: SocketAddress) -> None: ...

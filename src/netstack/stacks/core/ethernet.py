@@ -1,0 +1,250 @@
+"""EthernetLink: the link adapter for an EMAC — Ethernet framing and ARP.
+
+Input runs straight from the driver's callback: parse the Ethernet header once, filter on
+the destination, hand ARP to the cache and IPv4 to the stack. Output resolves the next hop
+(queueing while ARP is in flight) and frames the packet. One loop timer serves ARP
+retransmissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+
+from netstack.drivers.emac.api import EMAC, Capabilities, RxFlags
+from netstack.runtime.world import World
+from netstack.stacks.core.arp import ArpCache, ArpConfig, ArpRequest
+from netstack.stacks.core.link import NetIf
+from netstack.wire import DecodeError
+from netstack.wire.arp import ArpOp, ArpPacket
+from netstack.wire.ethernet import (
+    BROADCAST,
+    EthernetHeader,
+    EtherType,
+    ipv4_multicast_mac,
+)
+
+log = logging.getLogger(__name__)
+
+_ZERO_MAC = b"\0" * 6
+_ZERO_IP = b"\0" * 4
+_LIMITED_BROADCAST = b"\xff" * 4
+
+
+@dataclass(slots=True)
+class EthernetStats:
+    rx_frames: int = 0
+    tx_frames: int = 0
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_malformed: int = 0
+    rx_not_for_us: int = 0
+    rx_unknown_ethertype: int = 0
+    tx_dropped: int = 0
+    arp_rx: int = 0
+    arp_tx: int = 0
+    arp_replies_sent: int = 0
+    arp_unresolved_drops: int = 0
+
+
+class EthernetLink:
+    """Adapts an :class:`~netstack.drivers.emac.api.EMAC` to a stack's :class:`NetIf`."""
+
+    def __init__(self, emac: EMAC, world: World, *, arp: ArpConfig | None = None) -> None:
+        self.emac = emac
+        self.world = world
+        self.arp: ArpCache[bytes] = ArpCache(arp)
+        self.counters = EthernetStats()
+        self._netif: NetIf | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when: float | None = None
+        self._hwaddr = bytes(emac.hwaddr)
+        self._multicast: set[bytes] = set()
+
+    # -- LinkAdapter contract -------------------------------------------------------------
+    @property
+    def mtu(self) -> int:
+        return self.emac.mtu
+
+    @property
+    def hwaddr(self) -> bytes:
+        return self._hwaddr
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.emac.capabilities
+
+    @property
+    def is_up(self) -> bool:
+        return self.emac.link_up
+
+    def start(self, netif: NetIf) -> None:
+        self._netif = netif
+        self.emac.set_link_input_cb(self._input)
+        self.emac.set_link_state_cb(self._link_state)
+        if not self.emac.power_up():
+            raise OSError("EMAC failed to power up")
+
+    def stop(self) -> None:
+        self.emac.set_link_input_cb(None)
+        self.emac.set_link_state_cb(None)
+        self.emac.power_down()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.arp.clear()
+
+    def stats(self) -> dict[str, int]:
+        out = asdict(self.counters)
+        out.update({f"arp_{k}": v for k, v in asdict(self.arp.stats).items()})
+        out["arp_entries"] = len(self.arp)
+        return out
+
+    def addresses_changed(self) -> None:
+        """Announce every address with a gratuitous ARP (RFC 5227 §3 announcement)."""
+        netif = self._netif
+        if netif is None or not self.is_up:
+            return
+        for addr in netif.ipv4:
+            self._send_arp(ArpOp.REQUEST, BROADCAST, addr.address, _ZERO_MAC, addr.address)
+
+    def join_multicast(self, group_mac: bytes) -> None:
+        if group_mac not in self._multicast:
+            self._multicast.add(group_mac)
+            self.emac.add_multicast_group(group_mac)
+
+    # -- output ---------------------------------------------------------------------------
+    def output_ipv4(self, packet: bytes, next_hop: bytes) -> bool:
+        if next_hop == _LIMITED_BROADCAST or self._is_directed_broadcast(next_hop):
+            return self._send(BROADCAST, EtherType.IPV4, packet)
+        if 224 <= next_hop[0] <= 239:
+            return self._send(ipv4_multicast_mac(next_hop), EtherType.IPV4, packet)
+        now = self.world.now()
+        mac = self.arp.resolve(next_hop, packet, now)
+        if mac is None:
+            self._flush_arp()
+            return True  # queued
+        if self.arp._outbox:  # a refresh request became due
+            self._flush_arp()
+        return self._send(mac, EtherType.IPV4, packet)
+
+    def _is_directed_broadcast(self, ip: bytes) -> bool:
+        netif = self._netif
+        return netif is not None and any(a.broadcast == ip for a in netif.ipv4)
+
+    def _send(self, dst: bytes, ethertype: int, payload: bytes) -> bool:
+        frame = EthernetHeader(dst, self._hwaddr, ethertype).build(payload)
+        if self.emac.link_out(frame):
+            c = self.counters
+            c.tx_frames += 1
+            c.tx_bytes += len(frame)
+            return True
+        self.counters.tx_dropped += 1
+        return False
+
+    def _send_arp(
+        self, op: int, dst: bytes, sender_ip: bytes, target_mac: bytes, target_ip: bytes
+    ) -> None:
+        arp = ArpPacket(op, self._hwaddr, sender_ip, target_mac, target_ip)
+        self.counters.arp_tx += 1
+        self._send(dst, EtherType.ARP, arp.build())
+
+    def _flush_arp(self) -> None:
+        netif = self._netif
+        requests: list[ArpRequest] = self.arp.requests_to_send()
+        if netif is not None:
+            source = self._source_for(requests[0].target_ip) if requests else _ZERO_IP
+            for req in requests:
+                source = self._source_for(req.target_ip)
+                self._send_arp(
+                    ArpOp.REQUEST, req.dst_mac or BROADCAST, source, _ZERO_MAC, req.target_ip
+                )
+        self._arm_timer()
+
+    def _source_for(self, target: bytes) -> bytes:
+        netif = self._netif
+        if netif is None or not netif.ipv4:
+            return _ZERO_IP  # RFC 5227 probe form
+        t = int.from_bytes(target, "big")
+        for a in netif.ipv4:
+            mask = (0xFFFFFFFF << (32 - a.prefix_len)) & 0xFFFFFFFF
+            if (int.from_bytes(a.address, "big") ^ t) & mask == 0:
+                return a.address
+        return netif.ipv4[0].address
+
+    def _arm_timer(self) -> None:
+        when = self.arp.get_timer()
+        if when == self._timer_when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_when = when
+        if when is not None:
+            self._timer = self.world.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_when = None
+        failed = self.arp.handle_timer(self.world.now())
+        for ip, dropped in failed:
+            self.counters.arp_unresolved_drops += len(dropped)
+            log.debug("ARP gave up on %s, dropped %d packets", ip.hex(), len(dropped))
+        self._flush_arp()
+
+    # -- input ----------------------------------------------------------------------------
+    def _link_state(self, up: bool) -> None:
+        netif = self._netif
+        if up:
+            self.addresses_changed()
+        else:
+            self.arp.clear()
+        if netif is not None and netif.on_link_state is not None:
+            netif.on_link_state(netif, up)
+
+    def _input(self, frame: memoryview, flags: RxFlags) -> None:
+        c = self.counters
+        c.rx_frames += 1
+        c.rx_bytes += len(frame)
+        try:
+            eth, payload = EthernetHeader.parse(frame)
+        except DecodeError:
+            c.rx_malformed += 1
+            return
+        dst = eth.dst
+        if dst != self._hwaddr and dst != BROADCAST and not (
+            dst[0] & 1 and (dst in self._multicast or dst[:3] == b"\x01\x00\x5e")
+        ):
+            c.rx_not_for_us += 1
+            return
+        netif = self._netif
+        if netif is None:
+            return
+        ethertype = eth.ethertype
+        if ethertype == 0x0800:
+            netif.input_ipv4(netif, payload, flags)
+        elif ethertype == 0x0806:
+            self._arp_input(payload, netif)
+        else:
+            c.rx_unknown_ethertype += 1
+
+    def _arp_input(self, payload: memoryview, netif: NetIf) -> None:
+        c = self.counters
+        c.arp_rx += 1
+        try:
+            arp = ArpPacket.parse(payload)
+        except DecodeError:
+            c.rx_malformed += 1
+            return
+        sender_ip = arp.sender_ip
+        if arp.sender_mac == self._hwaddr or sender_ip == _ZERO_IP:
+            return  # our own, or another host's RFC 5227 probe: nothing to learn
+        ours = any(a.address == arp.target_ip for a in netif.ipv4)
+        now = self.world.now()
+        for packet in self.arp.learn(sender_ip, arp.sender_mac, now, create=ours):
+            self._send(arp.sender_mac, EtherType.IPV4, packet)
+        self._arm_timer()
+        if ours and arp.op == ArpOp.REQUEST:
+            c.arp_replies_sent += 1
+            self._send_arp(ArpOp.REPLY, arp.sender_mac, arp.target_ip, arp.sender_mac, sender_ip)

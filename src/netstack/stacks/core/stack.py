@@ -1,0 +1,409 @@
+"""CoreStack: the shared IPv4/ICMP/UDP machinery of every stack profile.
+
+It owns the interfaces, the IPv4 layer, ICMP and UDP, and implements the NetworkStack
+contract on their endpoints. Profiles (``stacks.ip``, ``stacks.mesh``) add the link
+adaptations they bring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, cast
+
+from netstack.address import SocketAddress
+from netstack.errors import (
+    DnsFailureError,
+    IsConnectedError,
+    NoAddressError,
+    NoConnectionError,
+    NoSocketError,
+    ParameterError,
+    UnsupportedError,
+    WouldBlockError,
+)
+from netstack.runtime.world import World
+from netstack.stacks.core.api import SOL_SOCKET, SocketHandle, SocketKind, SocketOption
+from netstack.stacks.core.icmp import IcmpConfig, IcmpLayer, PingEndpoint
+from netstack.stacks.core.ipv4 import Ipv4Layer
+from netstack.stacks.core.link import Ipv4Address, LinkAdapter, NetIf
+from netstack.stacks.core.reassembly import ReassemblyConfig
+from netstack.stacks.core.routing import Route
+from netstack.stacks.core.udp import ANY4, UdpConfig, UdpEndpoint, UdpLayer
+from netstack.wire.ipv4 import IpProto
+
+log = logging.getLogger(__name__)
+
+LinkStateListener = Callable[[NetIf, bool], None]
+
+
+class CoreStack:
+    """IPv4 + ICMP + UDP over any number of interfaces, with optional forwarding."""
+
+    profile = "core"
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        reassembly: ReassemblyConfig | None = None,
+        icmp: IcmpConfig | None = None,
+        udp: UdpConfig | None = None,
+    ) -> None:
+        self._world = world
+        self.netifs: list[NetIf] = []
+        self.ipv4 = Ipv4Layer(self, reassembly)
+        self.icmp = IcmpLayer(self, icmp)
+        self.udp = UdpLayer(self, udp)
+        self.ipv4.handlers[IpProto.ICMP] = self.icmp.input
+        self.ipv4.handlers[IpProto.UDP] = self.udp.input
+        self._link_listeners: list[LinkStateListener] = []
+        self._loopback: NetIf | None = None
+        self.dns_servers: list[SocketAddress] = []
+
+    @property
+    def world(self) -> World:
+        return self._world
+
+    # -- interfaces ------------------------------------------------------------------------
+    def add_interface(self, link: LinkAdapter, name: str | None = None) -> NetIf:
+        """Attach a link adapter as a new interface (down until :meth:`bring_up`)."""
+        index = len(self.netifs) + 1
+        netif = NetIf(name or f"if{index}", link, index=index)
+        netif.input_ipv4 = self.ipv4.input
+        netif.on_link_state = self._on_link_state
+        self.netifs.append(netif)
+        return netif
+
+    def bring_up(self, netif: NetIf) -> None:
+        if netif.up:
+            return
+        netif.up = True
+        netif.link.start(netif)
+
+    def bring_down(self, netif: NetIf) -> None:
+        if not netif.up:
+            return
+        netif.up = False
+        netif.link.stop()
+
+    def remove_interface(self, netif: NetIf) -> None:
+        self.bring_down(netif)
+        self.ipv4.routes.remove_interface(netif)
+        if netif in self.netifs:
+            self.netifs.remove(netif)
+        self.ipv4.refresh_addresses(self.netifs)
+
+    def add_link_state_listener(self, listener: LinkStateListener) -> None:
+        self._link_listeners.append(listener)
+
+    def _on_link_state(self, netif: NetIf, up: bool) -> None:
+        for listener in list(self._link_listeners):
+            listener(netif, up)
+
+    def set_ipv4_address(self, netif: NetIf, address: bytes, prefix_len: int) -> None:
+        """Replace the interface's IPv4 configuration with one address."""
+        self.clear_ipv4(netif)
+        self.add_ipv4_address(netif, address, prefix_len)
+
+    def add_ipv4_address(self, netif: NetIf, address: bytes, prefix_len: int) -> None:
+        if len(address) != 4 or not 0 < prefix_len <= 32:
+            raise ParameterError("bad IPv4 address or prefix length")
+        entry = Ipv4Address(bytes(address), prefix_len)
+        if entry not in netif.ipv4:
+            netif.ipv4.append(entry)
+        self.ipv4.add_connected_route(netif, address, prefix_len)
+        self.ipv4.refresh_addresses(self.netifs)
+        if netif.up:
+            netif.link.addresses_changed()
+
+    def clear_ipv4(self, netif: NetIf) -> None:
+        routes = self.ipv4.routes
+        for route in [r for r in routes if r.interface is netif]:
+            routes.remove(route)
+        netif.ipv4.clear()
+        self.ipv4.refresh_addresses(self.netifs)
+
+    def set_default_gateway(self, gateway: bytes, netif: NetIf | None = None) -> None:
+        """Install (or replace) the default route via ``gateway``."""
+        routes = self.ipv4.routes
+        for route in [r for r in routes if r.prefix_len == 0]:
+            routes.remove(route)
+        if netif is None:
+            found = self.ipv4.routes.lookup(int.from_bytes(gateway, "big"))
+            if found is None:
+                raise NoAddressError("gateway is not on any connected network")
+            netif = found.interface
+        routes.add(Route(0, 0, netif, int.from_bytes(gateway, "big")))
+
+    def add_route(self, network: bytes, prefix_len: int, gateway: bytes, netif: NetIf) -> None:
+        self.ipv4.routes.add(
+            Route(int.from_bytes(network, "big"), prefix_len, netif, int.from_bytes(gateway, "big"))
+        )
+
+    @property
+    def forwarding(self) -> bool:
+        return self.ipv4.forwarding
+
+    @forwarding.setter
+    def forwarding(self, on: bool) -> None:
+        self.ipv4.forwarding = on
+
+    def loopback_netif(self) -> NetIf:
+        if self._loopback is None:
+            self._loopback = self.netifs[0] if self.netifs else None
+        if self._loopback is None:
+            raise NoAddressError("no interface")
+        return self._loopback
+
+    def default_netif(self, local_ip: bytes = ANY4) -> NetIf | None:
+        """The interface for broadcasts: the one owning ``local_ip``, else the first up."""
+        if local_ip != ANY4:
+            netif = self.ipv4.local.get(local_ip)
+            if netif is not None:
+                return netif
+        route = self.ipv4.routes.lookup(0)
+        if route is not None:
+            return route.interface
+        for netif in self.netifs:
+            if netif.up and netif.ipv4:
+                return netif
+        return None
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counters per layer (and per interface)."""
+        out: dict[str, dict[str, int]] = {
+            "ipv4": asdict(self.ipv4.counters),
+            "reassembly": asdict(self.ipv4.reassembler.stats),
+            "icmp": asdict(self.icmp.counters),
+            "udp": asdict(self.udp.counters),
+        }
+        out["reassembly"]["buffered_bytes"] = self.ipv4.reassembler.buffered_bytes
+        out["reassembly"]["in_flight"] = self.ipv4.reassembler.in_flight
+        for netif in self.netifs:
+            out[f"link:{netif.name}"] = netif.link.stats()
+        return out
+
+    # -- NetworkStack contract -------------------------------------------------------------
+    def socket_open(self, kind: SocketKind) -> SocketHandle:
+        if kind is SocketKind.UDP:
+            return self.udp.open()
+        if kind is SocketKind.ICMP:
+            return _IcmpHandle(self)
+        raise UnsupportedError(f"{kind.value} sockets are not available on this stack yet")
+
+    def socket_close(self, handle: SocketHandle) -> None:
+        _check_open(handle)
+        cast(Any, handle).close()
+
+    def socket_bind(self, handle: SocketHandle, address: SocketAddress) -> None:
+        _check_open(handle)
+        ip = address.packed or ANY4
+        if len(ip) != 4:
+            raise UnsupportedError("IPv6 is not enabled on this stack")
+        if isinstance(handle, UdpEndpoint):
+            self.udp.bind(handle, ip, address.port)
+        elif isinstance(handle, _IcmpHandle):
+            handle.bind(address.port or None)
+        else:
+            raise ParameterError("not a socket of this stack")
+
+    def socket_connect(self, handle: SocketHandle, address: SocketAddress) -> None:
+        _check_open(handle)
+        if isinstance(handle, UdpEndpoint):
+            if not address:
+                handle.peer_ip = None  # Mbed: connecting to an empty address resets
+                handle.peer_port = 0
+                return
+            if len(address.packed) != 4:
+                raise UnsupportedError("IPv6 is not enabled on this stack")
+            if not handle.bound:
+                self.udp.bind(handle, ANY4, 0)
+            handle.peer_ip = address.packed
+            handle.peer_port = address.port
+            handle.queue.clear()
+            handle.queued_bytes = 0
+        elif isinstance(handle, _IcmpHandle):
+            handle.peer = address.packed or None
+        else:
+            raise ParameterError("not a socket of this stack")
+
+    def socket_sendto(
+        self, handle: SocketHandle, address: SocketAddress | None, data: bytes
+    ) -> int:
+        _check_open(handle)
+        if isinstance(handle, UdpEndpoint):
+            if address is None or not address:
+                if handle.peer_ip is None:
+                    raise NoAddressError("no destination: the socket is not connected")
+                return self.udp.sendto(handle, handle.peer_ip, handle.peer_port, data)
+            if len(address.packed) != 4:
+                raise UnsupportedError("IPv6 is not enabled on this stack")
+            return self.udp.sendto(handle, address.packed, address.port, data)
+        if isinstance(handle, _IcmpHandle):
+            return handle.sendto(address, data)
+        raise ParameterError("not a socket of this stack")
+
+    def socket_recvfrom(self, handle: SocketHandle) -> tuple[bytes, SocketAddress]:
+        _check_open(handle)
+        if isinstance(handle, UdpEndpoint):
+            item = handle.receive()
+            if item is None:
+                raise WouldBlockError("no datagram queued")
+            return item[0], SocketAddress.from_packed(item[1], item[2])
+        if isinstance(handle, _IcmpHandle):
+            return handle.recvfrom()
+        raise ParameterError("not a socket of this stack")
+
+    def socket_readable(self, handle: SocketHandle) -> bool:
+        if isinstance(handle, UdpEndpoint):
+            return handle.readable()
+        if isinstance(handle, _IcmpHandle):
+            return handle.readable()
+        return False
+
+    def socket_attach(self, handle: SocketHandle, callback: Callable[[], None] | None) -> None:
+        _check_open(handle)
+        cast(Any, handle).callback = callback
+
+    def socket_setsockopt(
+        self, handle: SocketHandle, level: int, option: int, value: object
+    ) -> None:
+        _check_open(handle)
+        if level != SOL_SOCKET:
+            raise UnsupportedError(f"option level {level}")
+        if not isinstance(handle, UdpEndpoint):
+            raise UnsupportedError(f"option {option} on this socket")
+        if option == SocketOption.BROADCAST:
+            handle.broadcast = bool(value)
+        elif option == SocketOption.REUSEADDR:
+            handle.reuse = bool(value)
+        elif option == SocketOption.RCVBUF:
+            size = _int_option(value)
+            handle.rcvbuf = size
+        elif option == SocketOption.TTL:
+            ttl = _int_option(value)
+            if not 1 <= ttl <= 255:
+                raise ParameterError("TTL must be 1..255")
+            handle.ttl = ttl
+        else:
+            raise UnsupportedError(f"option {option} on UDP sockets")
+
+    def socket_getsockopt(self, handle: SocketHandle, level: int, option: int) -> object:
+        _check_open(handle)
+        if level != SOL_SOCKET or not isinstance(handle, UdpEndpoint):
+            raise UnsupportedError(f"option {option}")
+        if option == SocketOption.BROADCAST:
+            return handle.broadcast
+        if option == SocketOption.REUSEADDR:
+            return handle.reuse
+        if option == SocketOption.RCVBUF:
+            return handle.rcvbuf
+        if option == SocketOption.TTL:
+            return handle.ttl if handle.ttl is not None else self.ipv4.default_ttl
+        raise UnsupportedError(f"option {option} on UDP sockets")
+
+    def socket_getsockname(self, handle: SocketHandle) -> SocketAddress:
+        _check_open(handle)
+        if isinstance(handle, UdpEndpoint):
+            return SocketAddress.from_packed(handle.local_ip, handle.local_port)
+        if isinstance(handle, _IcmpHandle):
+            return SocketAddress.from_packed(ANY4, handle.ident)
+        raise ParameterError("not a socket of this stack")
+
+    def socket_getpeername(self, handle: SocketHandle) -> SocketAddress:
+        _check_open(handle)
+        if isinstance(handle, UdpEndpoint) and handle.peer_ip is not None:
+            return SocketAddress.from_packed(handle.peer_ip, handle.peer_port)
+        raise NoConnectionError("socket has no peer")
+
+    # -- DNS (the resolver arrives with its own issue; literals work now) -----------------
+    def gethostbyname(self, host: str) -> SocketAddress:
+        if not host:
+            raise ParameterError("empty host name")
+        try:
+            return SocketAddress(host)
+        except ParameterError:
+            pass
+        raise DnsFailureError(f"cannot resolve {host!r}: no DNS resolver on this stack yet")
+
+    def add_dns_server(self, address: SocketAddress) -> None:
+        self.dns_servers.insert(0, address)
+
+
+class _IcmpHandle:
+    """Socket handle over a :class:`PingEndpoint` (bound lazily, like a Linux ping socket)."""
+
+    def __init__(self, stack: CoreStack) -> None:
+        self.stack = stack
+        self.endpoint: PingEndpoint | None = None
+        self.peer: bytes | None = None
+        self._callback: Callable[[], None] | None = None
+        self.closed = False
+
+    @property
+    def ident(self) -> int:
+        return self.endpoint.ident if self.endpoint else 0
+
+    @property
+    def callback(self) -> Callable[[], None] | None:
+        return self._callback
+
+    @callback.setter
+    def callback(self, cb: Callable[[], None] | None) -> None:
+        self._callback = cb
+        if self.endpoint is not None:
+            self.endpoint.callback = cb
+
+    def bind(self, ident: int | None) -> None:
+        if self.endpoint is not None:
+            raise ParameterError("socket already bound")
+        self.endpoint = self.stack.icmp.open_endpoint(ident)
+        self.endpoint.callback = self._callback
+
+    def sendto(self, address: SocketAddress | None, message: bytes) -> int:
+        """Send an ICMP echo request; the identifier is rewritten to the bound one."""
+        from netstack.wire.icmpv4 import Icmpv4Header
+
+        dst = address.packed if address else self.peer
+        if not dst:
+            raise NoAddressError("no destination")
+        if self.endpoint is None:
+            self.bind(None)
+        assert self.endpoint is not None
+        hdr, body = Icmpv4Header.parse(message, verify_checksum=False)
+        if hdr.type != 8:
+            raise ParameterError("ICMP sockets send echo requests only")
+        hdr.rest = (self.endpoint.ident << 16) | (hdr.rest & 0xFFFF)
+        self.stack.ipv4.output(None, dst, IpProto.ICMP, hdr.build(body))
+        return len(message)
+
+    def recvfrom(self) -> tuple[bytes, SocketAddress]:
+        ep = self.endpoint
+        if ep is None or not ep.queue:
+            raise WouldBlockError("no ICMP message queued")
+        message, src = ep.queue.popleft()
+        return message, SocketAddress.from_packed(src, 0)
+
+    def readable(self) -> bool:
+        return self.endpoint is not None and bool(self.endpoint.queue)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+
+def _check_open(handle: SocketHandle) -> None:
+    if handle.closed:
+        raise NoSocketError("socket is closed")
+
+
+def _int_option(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ParameterError("option value must be a non-negative integer")
+    return value
+
+
+__all__ = ["CoreStack", "IsConnectedError"]

@@ -1,0 +1,263 @@
+"""UDP (RFC 768, RFC 1122 §4.1): port demultiplexing, endpoints with bounded queues,
+ephemeral ports (RFC 6056), broadcast, ICMP port unreachable."""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from netstack.drivers.emac.api import RxFlags
+from netstack.errors import (
+    AddressInUseError,
+    ConnectionRefused,
+    NetworkError,
+    NoAddressError,
+    NoMemoryError,
+    ParameterError,
+)
+from netstack.stacks.core.link import NetIf
+from netstack.wire import ChecksumError, DecodeError
+from netstack.wire.icmpv4 import Icmpv4Type, UnreachableCode
+from netstack.wire.ipv4 import Ipv4Header, IpProto
+from netstack.wire.udp import UdpHeader
+
+if TYPE_CHECKING:
+    from netstack.stacks.core.stack import CoreStack
+
+EPHEMERAL_LOW = 49152  # RFC 6335 dynamic range, as RFC 6056 recommends
+EPHEMERAL_HIGH = 65535
+ANY4 = b"\0\0\0\0"
+MAX_DATAGRAM = 65507
+
+
+@dataclass(slots=True)
+class UdpConfig:
+    rcvbuf: int = 212992  # bytes queued per endpoint (Linux rmem_default)
+    max_queue: int = 1024  # datagrams queued per endpoint
+
+
+@dataclass(slots=True)
+class UdpStats:
+    rx_datagrams: int = 0
+    rx_delivered: int = 0
+    rx_malformed: int = 0
+    rx_bad_checksum: int = 0
+    rx_no_port: int = 0
+    rx_queue_full: int = 0
+    tx_datagrams: int = 0
+
+
+class UdpEndpoint:
+    """A bound UDP port: its receive queue, optional connected peer, readiness callback."""
+
+    __slots__ = (
+        "broadcast",
+        "callback",
+        "closed",
+        "layer",
+        "local_ip",
+        "local_port",
+        "max_queue",
+        "pending_error",
+        "peer_ip",
+        "peer_port",
+        "queue",
+        "queued_bytes",
+        "rcvbuf",
+        "reuse",
+        "ttl",
+    )
+
+    def __init__(self, layer: UdpLayer) -> None:
+        self.layer = layer
+        self.local_ip = ANY4
+        self.local_port = 0
+        self.peer_ip: bytes | None = None
+        self.peer_port = 0
+        self.queue: deque[tuple[bytes, bytes, int]] = deque()  # (data, src ip, src port)
+        self.queued_bytes = 0
+        self.rcvbuf = layer.config.rcvbuf
+        self.max_queue = layer.config.max_queue
+        self.callback: Callable[[], None] | None = None
+        self.broadcast = False
+        self.reuse = False
+        self.closed = False
+        self.ttl: int | None = None
+        self.pending_error: int = 0
+
+    @property
+    def bound(self) -> bool:
+        return self.local_port != 0
+
+    def deliver(self, data: bytes, src_ip: bytes, src_port: int) -> None:
+        n = len(data)
+        if self.queued_bytes + n > self.rcvbuf or len(self.queue) >= self.max_queue:
+            self.layer.counters.rx_queue_full += 1
+            return
+        self.queue.append((data, src_ip, src_port))
+        self.queued_bytes += n
+        self.layer.counters.rx_delivered += 1
+        cb = self.callback
+        if cb is not None:
+            cb()
+
+    def receive(self) -> tuple[bytes, bytes, int] | None:
+        """Pop the oldest datagram, or None if the queue is empty."""
+        if self.pending_error:
+            code, self.pending_error = self.pending_error, 0
+            if code == errno.ECONNREFUSED:
+                raise ConnectionRefused("port unreachable at the peer (ICMP)")
+            raise NetworkError(f"ICMP error {code}")
+        if not self.queue:
+            return None
+        item = self.queue.popleft()
+        self.queued_bytes -= len(item[0])
+        return item
+
+    def readable(self) -> bool:
+        return bool(self.queue) or bool(self.pending_error)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.layer.unbind(self)
+            self.queue.clear()
+            self.queued_bytes = 0
+            self.callback = None
+
+
+class UdpLayer:
+    def __init__(self, stack: CoreStack, config: UdpConfig | None = None) -> None:
+        self.stack = stack
+        self.world = stack.world
+        self.config = config or UdpConfig()
+        self.counters = UdpStats()
+        self.ports: dict[int, list[UdpEndpoint]] = {}
+
+    def open(self) -> UdpEndpoint:
+        return UdpEndpoint(self)
+
+    # -- binding -----------------------------------------------------------------------------
+    def bind(self, ep: UdpEndpoint, ip: bytes, port: int) -> None:
+        if ep.bound:
+            raise ParameterError("socket already bound")
+        if ip != ANY4 and ip not in self.stack.ipv4.local and ip[0] != 127:
+            raise ParameterError(f"address {'.'.join(map(str, ip))} is not ours")
+        if port == 0:
+            port = self._ephemeral(ip)
+        else:
+            for other in self.ports.get(port, ()):
+                overlap = other.local_ip == ip or ANY4 in (other.local_ip, ip)
+                if overlap and not (ep.reuse and other.reuse):
+                    raise AddressInUseError(f"UDP port {port} in use")
+        ep.local_ip = ip
+        ep.local_port = port
+        self.ports.setdefault(port, []).append(ep)
+
+    def _ephemeral(self, ip: bytes) -> int:
+        """RFC 6056 algorithm 1: a random start, then the next free port."""
+        span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1
+        start = self.world.rng.randrange(span)
+        for i in range(span):
+            port = EPHEMERAL_LOW + (start + i) % span
+            if port not in self.ports:
+                return port
+        raise NoMemoryError("no free ephemeral UDP port")
+
+    def unbind(self, ep: UdpEndpoint) -> None:
+        eps = self.ports.get(ep.local_port)
+        if eps and ep in eps:
+            eps.remove(ep)
+            if not eps:
+                del self.ports[ep.local_port]
+
+    # -- input -----------------------------------------------------------------------------
+    def input(self, netif: NetIf, ip: Ipv4Header, payload: memoryview, flags: RxFlags) -> None:
+        c = self.counters
+        c.rx_datagrams += 1
+        src = ip.src
+        dst = ip.dst
+        try:
+            if flags & RxFlags.CSUM_VALID:
+                hdr, data = UdpHeader.parse(payload)
+            else:
+                hdr, data = UdpHeader.parse(payload, src=src, dst=dst)
+        except ChecksumError:
+            c.rx_bad_checksum += 1
+            return
+        except DecodeError:
+            c.rx_malformed += 1
+            return
+        eps = self.ports.get(hdr.dst_port)
+        if eps:
+            unicast = dst in self.stack.ipv4.local
+            if len(eps) == 1 and unicast:
+                ep = eps[0]
+                if (ep.local_ip == dst or ep.local_ip == ANY4) and (
+                    ep.peer_ip is None or (ep.peer_ip == src and ep.peer_port == hdr.src_port)
+                ):
+                    ep.deliver(bytes(data), src, hdr.src_port)
+                    return
+            else:
+                delivered = False
+                for ep in list(eps):
+                    if ep.local_ip != ANY4 and ep.local_ip != dst and unicast:
+                        continue
+                    if ep.peer_ip is not None and (
+                        ep.peer_ip != src or ep.peer_port != hdr.src_port
+                    ):
+                        continue
+                    ep.deliver(bytes(data), src, hdr.src_port)
+                    delivered = True
+                    if unicast:
+                        break
+                if delivered:
+                    return
+        c.rx_no_port += 1
+        if dst in self.stack.ipv4.local:
+            self.stack.icmp.send_error(
+                Icmpv4Type.DEST_UNREACHABLE, UnreachableCode.PORT, ip, payload
+            )
+
+    def error_input(self, kind: int, code: int, inner: Ipv4Header, inner_payload: memoryview) -> None:
+        """An ICMP error quoting one of our datagrams: report it to a connected endpoint."""
+        if len(inner_payload) < 4:
+            return
+        src_port = int.from_bytes(inner_payload[0:2], "big")
+        dst_port = int.from_bytes(inner_payload[2:4], "big")
+        for ep in self.ports.get(src_port, ()):
+            if ep.peer_ip == inner.dst and ep.peer_port == dst_port:
+                if kind == Icmpv4Type.DEST_UNREACHABLE and code in (2, 3):
+                    ep.pending_error = errno.ECONNREFUSED
+                    if ep.callback is not None:
+                        ep.callback()
+
+    # -- output ----------------------------------------------------------------------------
+    def sendto(self, ep: UdpEndpoint, dst_ip: bytes, dst_port: int, data: bytes) -> int:
+        if len(data) > MAX_DATAGRAM:
+            raise ParameterError(f"UDP datagram of {len(data)} bytes exceeds {MAX_DATAGRAM}")
+        if dst_port == 0:
+            raise NoAddressError("destination port 0")
+        ipv4 = self.stack.ipv4
+        broadcast = dst_ip == b"\xff\xff\xff\xff" or dst_ip in ipv4.broadcast
+        if broadcast and not ep.broadcast:
+            raise ParameterError("broadcast needs SO_BROADCAST")
+        netif = None
+        src: bytes | None = None if ep.local_ip == ANY4 else ep.local_ip
+        if dst_ip == b"\xff\xff\xff\xff" or 224 <= dst_ip[0] <= 239:
+            netif = self.stack.default_netif(ep.local_ip)
+            if netif is None:
+                raise NoAddressError("no interface for broadcast")
+            if src is None:
+                src = netif.ipv4[0].address if netif.ipv4 else ANY4
+        elif src is None:
+            _, _, src = ipv4.route(dst_ip) if dst_ip[0] != 127 else (None, None, dst_ip)
+        if not ep.bound:
+            self.bind(ep, ANY4, 0)
+        segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
+        ipv4.output(src, dst_ip, IpProto.UDP, segment, ttl=ep.ttl, netif=netif)
+        self.counters.tx_datagrams += 1
+        return len(data)
