@@ -222,7 +222,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"Python {sys.version.split()[0]}; frames/s, best of {REPEATS}",
         "",
-        "| UDP payload | operation | library | frames/s | × Scapy | × dpkt |",
+        "| UDP payload | operation | library | frames/s | x Scapy | x dpkt |",
         "|---:|---|---|---:|---:|---:|",
     ]
     for row in rows:

@@ -30,6 +30,10 @@ class SocketAddress:
 
     __slots__ = ("_packed", "_port", "_scope_id")
 
+    _packed: bytes
+    _port: int
+    _scope_id: int
+
     def __init__(
         self,
         ip: str | bytes | SocketAddress | tuple[str, int] | None = None,
@@ -162,7 +166,7 @@ def _pack_text(text: str, scope_id: int) -> tuple[bytes, int]:
         addr = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         raise ParameterError(f"not an IP address literal: {text!r}") from None
-    return addr.packed, scope_id
+    return bytes(addr.packed), scope_id
 
 
 def parse_ipv4(text: str | bytes) -> bytes:
@@ -172,7 +176,7 @@ def parse_ipv4(text: str | bytes) -> bytes:
             raise ParameterError("an IPv4 address is 4 bytes")
         return text
     try:
-        return ipaddress.IPv4Address(text).packed
+        return bytes(ipaddress.IPv4Address(text).packed)
     except ValueError:
         raise ParameterError(f"not an IPv4 address: {text!r}") from None
 

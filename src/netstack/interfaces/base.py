@@ -102,7 +102,7 @@ class NetworkInterface:
             if deadline is not None:
                 if loop.time() >= deadline:
                     raise NetworkTimeoutError(f"status {self._status.name} after {timeout} s")
-                timer = loop.call_at(deadline, lambda f=fut: f.done() or f.set_result(None))
+                timer = loop.call_at(deadline, _wake, fut)
             try:
                 await fut
             finally:
@@ -156,3 +156,8 @@ class NetworkInterface:
 
     def add_dns_server(self, address: SocketAddress | str) -> None:
         self._stack.add_dns_server(SocketAddress(address))
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -13,8 +13,8 @@ from netstack.drivers.emac.api import EMAC
 from netstack.errors import (
     BusyError,
     IsConnectedError,
-    NoConnectionError,
     NetworkTimeoutError,
+    NoConnectionError,
     ParameterError,
     UnsupportedError,
 )

@@ -18,7 +18,7 @@ class DeadlockError(RuntimeError):
     """The virtual-time loop has nothing ready and nothing scheduled, yet is waiting."""
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """A selector whose waits advance the loop's virtual clock instead of sleeping."""
 
     def __init__(self) -> None:
@@ -27,7 +27,7 @@ class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         events: list[tuple[selectors.SelectorKey, int]] = super().select(0)
-        if events or timeout is not None and timeout <= 0:
+        if events or (timeout is not None and timeout <= 0):
             return events
         loop = self.loop
         assert loop is not None

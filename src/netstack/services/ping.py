@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from netstack.address import SocketAddress
 from netstack.errors import WouldBlockError
-from netstack.wire import DecodeError
 from netstack.socket.base import HasStack, resolve_stack
 from netstack.socket.icmp import ICMPSocket
 from netstack.stacks.core.api import NetworkStack
+from netstack.wire import DecodeError
 from netstack.wire.icmpv4 import Icmpv4Header, Icmpv4Type
 
 _STAMP = struct.Struct("!d")
@@ -94,7 +94,7 @@ async def ping(
     loop = stack.world.loop
     result = PingResult(address.ip)
     outstanding: dict[int, float] = {}
-    done = loop.create_future()
+    done: asyncio.Future[None] = loop.create_future()
     pattern = bytes(i & 0xFF for i in range(size - _STAMP.size))
 
     sock = ICMPSocket(stack)
@@ -140,9 +140,14 @@ async def ping(
             if seq != count - 1:
                 await asyncio.sleep(interval)
         if outstanding:
-            timer = loop.call_later(timeout, lambda: done.done() or done.set_result(None))
+            timer = loop.call_later(timeout, _finish, done)
             await done
             timer.cancel()
     finally:
         sock.close()
     return result
+
+
+def _finish(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)

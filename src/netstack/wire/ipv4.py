@@ -96,9 +96,7 @@ class Ipv4Header:
         return bool(self.flags & 1) or self.frag_offset != 0
 
     @classmethod
-    def parse(
-        cls, data: Buffer, *, verify_checksum: bool = True
-    ) -> tuple[Ipv4Header, memoryview]:
+    def parse(cls, data: Buffer, *, verify_checksum: bool = True) -> tuple[Ipv4Header, memoryview]:
         """Decode the header; the payload is ``data[header_len:total_length]`` as a memoryview,
         so link-layer padding after the datagram is dropped."""
         size = len(data)
@@ -162,8 +160,16 @@ class Ipv4Header:
         ff = self.flags << 13 | frag_offset >> 3
         if not fill_checksum:
             header = _pack(
-                vihl, self.tos, total_length, self.ident, ff, self.ttl, self.proto, 0, self.src,
-                self.dst
+                vihl,
+                self.tos,
+                total_length,
+                self.ident,
+                ff,
+                self.ttl,
+                self.proto,
+                0,
+                self.src,
+                self.dst,
             )
             return header + options + payload if options else header + payload
         src = self.src
@@ -186,9 +192,7 @@ class Ipv4Header:
         if options:
             total += _from_bytes(options)
         # ~(one's-complement sum) as RFC 1071 computes it; the sum is never zero here.
-        header = _pack(
-            vihl, tos, total_length, ident, ff, ttl, proto, -total % 0xFFFF, src, dst
-        )
+        header = _pack(vihl, tos, total_length, ident, ff, ttl, proto, -total % 0xFFFF, src, dst)
         return header + options + payload if options else header + payload
 
 

