@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from pathlib import Path
@@ -307,7 +308,7 @@ def test_connecting_segments_of_different_worlds_or_to_itself_is_refused() -> No
 
 def test_capture_writes_each_frame_entering_the_switch_once(tmp_path: Path) -> None:
     path = tmp_path / "seg.pcap"
-    world, seg, [a, b, c] = lan(3, capture=path)
+    world, seg, [a, b, _] = lan(3, capture=path)
     a.send(BROADCAST, b"1")
     world.call_at(0.5, lambda: b.send(a.mac, b"2"))
     world.run_for(1.0)
@@ -329,8 +330,15 @@ def test_capture_can_be_started_later() -> None:
 
 def _impaired_run(seed: int) -> tuple[list[tuple[str, float, bytes]], bytes]:
     world = World.simulated(seed)
-    params = LinkParams(latency=0.002, jitter=0.003, loss=0.1, duplicate=0.05, reorder=0.1,
-                        corrupt=0.02, bandwidth=10e6)  # fmt: skip
+    params = LinkParams(
+        latency=0.002,
+        jitter=0.003,
+        loss=0.1,
+        duplicate=0.05,
+        reorder=0.1,
+        corrupt=0.02,
+        bandwidth=10e6,
+    )
     buf = io.BytesIO()
     s1 = VirtualSegment(world, "s1", params=params, capture=buf)
     s2 = VirtualSegment(world, "s2", params=params)
@@ -339,7 +347,7 @@ def _impaired_run(seed: int) -> tuple[list[tuple[str, float, bytes]], bytes]:
     for i in range(300):
         src = hosts[i % 6]
         dst = BROADCAST if i % 7 == 0 else hosts[(i * 5 + 1) % 6].mac
-        world.call_at(i * 0.0007, lambda s=src, d=dst, n=i: s.send(d, n.to_bytes(2, "big")))
+        world.call_at(i * 0.0007, functools.partial(src.send, dst, i.to_bytes(2, "big")))
     world.run_for(5.0)
     deliveries = [(h.nic.name, t, f) for h in hosts for t, f in h.rx]
     return deliveries, buf.getvalue()

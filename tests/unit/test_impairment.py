@@ -260,9 +260,14 @@ def test_a_callback_that_raises_does_not_stall_the_link() -> None:
 
 def test_same_seed_same_outcome_and_other_seed_differs() -> None:
     params = LinkParams(
-        latency=0.003, jitter=0.002, bandwidth=10e6, loss=0.05, duplicate=0.05, reorder=0.05,
+        latency=0.003,
+        jitter=0.002,
+        bandwidth=10e6,
+        loss=0.05,
+        duplicate=0.05,
+        reorder=0.05,
         corrupt=0.02,
-    )  # fmt: skip
+    )
 
     def run(seed: int) -> tuple[list[tuple[float, bytes]], dict[str, int]]:
         world, imp, rec = engine(params, seed)
@@ -475,8 +480,24 @@ def test_tshark_validates_the_completed_checksum(tmp_path: Path) -> None:
     tap.link_out(frame, offload)
     tap.close()
     out = subprocess.run(
-        [tshark, "-r", str(path), "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
-         "-T", "fields", "-e", "udp.checksum.status", "-e", "ip.checksum.status"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
+        [
+            tshark,
+            "-r",
+            str(path),
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "ip.checksum.status",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert out.strip() == "1\t1"  # 1 = good

@@ -21,8 +21,7 @@ from netstack.wire.ethernet import (
 # ARP who-has 10.99.0.2 from 02:00:00:00:00:01 to the broadcast address; 42 bytes, veth
 # does not pad. Captured from the Linux kernel (veth in a netns).
 ARP_REQUEST = bytes.fromhex(
-    "ffffffffffff020000000001 0806"
-    "0001080006040001020000000001 0a630001 000000000000 0a630002"
+    "ffffffffffff020000000001 08060001080006040001020000000001 0a630001 000000000000 0a630002"
 )
 
 # UDP 10.99.0.1:41096 -> 10.99.0.2:7777, "hello netstack".

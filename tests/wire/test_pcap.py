@@ -15,11 +15,7 @@ from netstack.wire.pcap import LinkType, PcapReader, PcapWriter, read_pcap
 
 # A broadcast ARP request for 10.0.0.2 from 02:00:00:00:00:01 (built by hand, RFC 826).
 ARP_REQUEST = bytes.fromhex(
-    "ffffffffffff020000000001"
-    "0806"
-    "0001080006040001"
-    "0200000000010a000001"
-    "0000000000000a000002"
+    "ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000002"
 )
 
 

@@ -10,7 +10,11 @@ instead of hanging forever.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import selectors
+from collections.abc import Callable
+from contextvars import Context
 from typing import Any
 
 
@@ -35,6 +39,34 @@ class _VirtualSelector(selectors.DefaultSelector):
         return events
 
 
+class _OrderedTimerHandle(asyncio.TimerHandle):
+    """A timer that breaks deadline ties by scheduling order (FIFO).
+
+    asyncio's heap compares deadlines only, so timers due at the same instant run in an
+    order that depends on heap history; two frames sent back to back over a fixed-latency
+    link could then arrive swapped. Ordering ties by a sequence number keeps causality.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: Context | None,
+        seq: int,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._seq = seq
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _OrderedTimerHandle):
+            return (self._when, self._seq) < (other._when, other._seq)  # type: ignore[attr-defined]
+        return super().__lt__(other)  # type: ignore[operator]
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """An event loop whose ``time()`` is virtual and jumps to the next deadline when idle.
 
@@ -47,6 +79,20 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self._now = float(start)
+        self._seq = itertools.count()
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _OrderedTimerHandle(when, callback, args, self, context, next(self._seq))
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     def time(self) -> float:
         return self._now

@@ -83,20 +83,24 @@ class Network:
         *,
         gateway: str | None = None,
         params: LinkParams | None = None,
+        mtu: int = 1500,
     ) -> Host:
         """A host with one interface ``address`` ("10.0.0.1/24") on ``segment``."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} exists")
         host = Host(name, IpStack(self.world))
-        self._attach(host, segment, address, params, gateway)
+        self._attach(host, segment, address, params, gateway, mtu)
         self.hosts[name] = host
         return host
 
-    def router(self, name: str, links: list[tuple[VirtualSegment, str]]) -> Host:
-        """A host with an interface on each segment and forwarding on."""
+    def router(
+        self, name: str, links: list[tuple[VirtualSegment, str] | tuple[VirtualSegment, str, int]]
+    ) -> Host:
+        """A host with an interface on each segment (optionally with an MTU) and forwarding on."""
         host = Host(name, IpStack(self.world))
-        for segment, address in links:
-            self._attach(host, segment, address, None, None)
+        for link in links:
+            mtu = link[2] if len(link) == 3 else 1500
+            self._attach(host, link[0], link[1], None, None, mtu)
         host.stack.forwarding = True
         self.hosts[name] = host
         return host
@@ -108,9 +112,10 @@ class Network:
         address: str,
         params: LinkParams | None,
         gateway: str | None,
+        mtu: int,
     ) -> EthernetInterface:
         ip, prefix = parse_ipv4_interface(address)
-        emac = segment.add_port(params=params)
+        emac = segment.add_port(params=params, mtu=mtu)
         iface = EthernetInterface(emac, stack=host.stack, name=f"{host.name}.{segment.name}")
         iface.set_network(".".join(map(str, ip)), prefix, gateway)
         host.interfaces.append(iface)

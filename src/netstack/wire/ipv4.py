@@ -158,41 +158,31 @@ class Ipv4Header:
             raise ValueError("IPv4 addresses must be 4 bytes")
         vihl = 0x40 | hl >> 2
         ff = self.flags << 13 | frag_offset >> 3
-        if not fill_checksum:
-            header = _pack(
-                vihl,
-                self.tos,
-                total_length,
-                self.ident,
-                ff,
-                self.ttl,
-                self.proto,
-                0,
-                self.src,
-                self.dst,
-            )
-            return header + options + payload if options else header + payload
         src = self.src
         dst = self.dst
         tos = self.tos
         ident = self.ident
         ttl = self.ttl
         proto = self.proto
-        # Sum the header's 16-bit words arithmetically (a 32-bit address is congruent to the
-        # sum of its two words modulo 0xFFFF), then pack once with the result.
-        total = (
-            (vihl << 8 | tos)
-            + total_length
-            + ident
-            + ff
-            + (ttl << 8 | proto)
-            + _from_bytes(src)
-            + _from_bytes(dst)
-        )
-        if options:
-            total += _from_bytes(options)
-        # ~(one's-complement sum) as RFC 1071 computes it; the sum is never zero here.
-        header = _pack(vihl, tos, total_length, ident, ff, ttl, proto, -total % 0xFFFF, src, dst)
+        if fill_checksum:
+            # Sum the header's 16-bit words arithmetically (a 32-bit address is congruent to
+            # the sum of its two words modulo 0xFFFF), then pack once with the result:
+            # ~(one's-complement sum), as RFC 1071 computes it (the sum is never zero).
+            total = (
+                (vihl << 8 | tos)
+                + total_length
+                + ident
+                + ff
+                + (ttl << 8 | proto)
+                + _from_bytes(src)
+                + _from_bytes(dst)
+            )
+            if options:
+                total += _from_bytes(options)
+            checksum = -total % 0xFFFF
+        else:
+            checksum = 0
+        header = _pack(vihl, tos, total_length, ident, ff, ttl, proto, checksum, src, dst)
         return header + options + payload if options else header + payload
 
 

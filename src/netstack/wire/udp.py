@@ -2,8 +2,8 @@
 
 Checksums use one identity: a buffer read as one big-endian integer is congruent modulo
 0xFFFF to its one's-complement sum of 16-bit words (2**16 == 1 mod 0xFFFF). A 4- or
-16-byte address therefore adds in as ``int.from_bytes(addr)``, and the whole segment as a
-single ``int.from_bytes`` computed in C.
+16-byte address therefore adds in as ``int.from_bytes(addr)``, and the segment as one
+``int.from_bytes`` (a few for long segments) computed in C.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ _SPLIT_AT = 512  # from this size on, _residue beats a single int.from_bytes
 
 
 def _residue(data: Buffer) -> int:
-    """The one's-complement sum of ``data`` (zero-padded if odd) modulo 0xFFFF.
+    """A value congruent modulo 0xFFFF to the one's-complement sum of ``data`` (zero-padded
+    if odd), reduced below 0xFFFF.
 
     The costly part of ``int.from_bytes(data) % 0xFFFF`` is the division, linear in the size
     of the integer. Cutting the buffer into four pieces at even offsets and adding their

@@ -48,6 +48,7 @@ from netstack.drivers.emac.api import (
     RxFlags,
     TxOffload,
 )
+from netstack.drivers.wrappers.capture import complete_checksum
 from netstack.wire import Buffer
 
 if TYPE_CHECKING:
@@ -403,6 +404,10 @@ class TapEMAC:
         try:
             if self.offload:
                 os.writev(self._fd, (pack_vnet_hdr(offload), frame))
+            elif offload is not None and offload.csum_start > 0:
+                # No offloads without a vnet header (see capabilities): finish the checksum
+                # here rather than hand the kernel a partial one.
+                os.write(self._fd, complete_checksum(frame, offload))
             else:
                 os.write(self._fd, frame)
         except OSError as exc:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import enum
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
-
-P = TypeVar("P")
 
 
 class ArpState(enum.Enum):
@@ -28,7 +25,11 @@ class ArpConfig:
     refresh_time: float = 15.0  # re-request this long before expiry when in use
     request_interval: float = 1.0
     max_requests: int = 3
-    max_queued: int = 8  # packets held per unresolved address (RFC 1122 asks for >= 1)
+    #: bytes of packets held per unresolved address (Linux unres_qlen_bytes); RFC 1122
+    #: asks for at least one packet, a 64 KiB datagram in fragments needs ~45
+    max_queued_bytes: int = 212992
+    #: bytes held across all unresolved addresses together
+    max_total_queued_bytes: int = 1 << 20
 
 
 @dataclass(slots=True)
@@ -41,13 +42,14 @@ class ArpStats:
 
 
 @dataclass(slots=True)
-class ArpEntry(Generic[P]):
+class ArpEntry:
     state: ArpState
     mac: bytes = b""
     expires: float = 0.0  # REACHABLE: end of validity; INCOMPLETE: next request time
     requests: int = 0
     refreshing: bool = False
-    queue: list[P] = field(default_factory=list)
+    queue: list[bytes] = field(default_factory=list)
+    queued_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +60,21 @@ class ArpRequest:
     dst_mac: bytes | None = None
 
 
-class ArpCache(Generic[P]):
-    """Maps IPv4 addresses to MAC addresses; queues ``P`` items while resolving."""
+class ArpCache:
+    """Maps IPv4 addresses to MAC addresses; queues packets while resolving."""
 
     def __init__(self, config: ArpConfig | None = None) -> None:
         self.config = config or ArpConfig()
         self.stats = ArpStats()
-        self._entries: OrderedDict[bytes, ArpEntry[P]] = OrderedDict()
+        self._entries: OrderedDict[bytes, ArpEntry] = OrderedDict()
+        self._queued_total = 0
         self._outbox: list[ArpRequest] = []
         self._incomplete: set[bytes] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def entries(self) -> dict[bytes, ArpEntry[P]]:
+    def entries(self) -> dict[bytes, ArpEntry]:
         return dict(self._entries)
 
     def lookup(self, ip: bytes, now: float) -> bytes | None:
@@ -88,8 +91,8 @@ class ArpCache(Generic[P]):
             self.stats.requests_sent += 1
         return entry.mac
 
-    def resolve(self, ip: bytes, item: P, now: float) -> bytes | None:
-        """Return the MAC for ``ip``, or queue ``item`` and start resolution."""
+    def resolve(self, ip: bytes, item: bytes, now: float) -> bytes | None:
+        """Return the MAC for ``ip``, or queue the packet ``item`` and start resolution."""
         mac = self.lookup(ip, now)
         if mac is not None:
             return mac
@@ -102,13 +105,25 @@ class ArpCache(Generic[P]):
             self._incomplete.add(ip)
             self._outbox.append(ArpRequest(ip))
             self.stats.requests_sent += 1
-        if len(entry.queue) >= self.config.max_queued:
-            entry.queue.pop(0)  # keep the newest, as lwIP's queue does
+        size = len(item)
+        cfg = self.config
+        while entry.queue and (
+            entry.queued_bytes + size > cfg.max_queued_bytes
+            or self._queued_total + size > cfg.max_total_queued_bytes
+        ):
+            dropped = entry.queue.pop(0)  # keep the newest, as Linux and lwIP do
+            entry.queued_bytes -= len(dropped)
+            self._queued_total -= len(dropped)
             self.stats.queue_drops += 1
+        if self._queued_total + size > cfg.max_total_queued_bytes:
+            self.stats.queue_drops += 1
+            return None
         entry.queue.append(item)
+        entry.queued_bytes += size
+        self._queued_total += size
         return None
 
-    def learn(self, ip: bytes, mac: bytes, now: float, *, create: bool) -> list[P]:
+    def learn(self, ip: bytes, mac: bytes, now: float, *, create: bool) -> list[bytes]:
         """Record ``ip`` → ``mac``; returns queued items now deliverable.
 
         ``create`` follows RFC 826's merge rule: new entries are only made when the
@@ -131,21 +146,31 @@ class ArpCache(Generic[P]):
         entry.requests = 0
         entry.refreshing = False
         entry.queue = []
+        self._queued_total -= entry.queued_bytes
+        entry.queued_bytes = 0
         self._entries.move_to_end(ip)
         return queued
 
     def remove(self, ip: bytes) -> None:
-        if self._entries.pop(ip, None) is not None:
+        entry = self._entries.pop(ip, None)
+        if entry is not None:
             self._incomplete.discard(ip)
+            self._queued_total -= entry.queued_bytes
 
     def clear(self) -> None:
         self._entries.clear()
         self._incomplete.clear()
+        self._queued_total = 0
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_total
 
     def _make_room(self) -> None:
         while len(self._entries) >= self.config.max_entries:
-            ip, _ = self._entries.popitem(last=False)
+            ip, entry = self._entries.popitem(last=False)
             self._incomplete.discard(ip)
+            self._queued_total -= entry.queued_bytes
             self.stats.evictions += 1
 
     def requests_to_send(self) -> list[ArpRequest]:
@@ -158,9 +183,9 @@ class ArpCache(Generic[P]):
             return None
         return min(self._entries[ip].expires for ip in self._incomplete)
 
-    def handle_timer(self, now: float) -> list[tuple[bytes, list[P]]]:
-        """Retransmit due requests; returns (ip, dropped items) for addresses given up on."""
-        failed: list[tuple[bytes, list[P]]] = []
+    def handle_timer(self, now: float) -> list[tuple[bytes, list[bytes]]]:
+        """Retransmit due requests; returns (ip, dropped packets) for addresses given up on."""
+        failed: list[tuple[bytes, list[bytes]]] = []
         cfg = self.config
         for ip in sorted(self._incomplete):
             entry = self._entries[ip]
@@ -169,6 +194,7 @@ class ArpCache(Generic[P]):
             if entry.requests >= cfg.max_requests:
                 self._incomplete.discard(ip)
                 del self._entries[ip]
+                self._queued_total -= entry.queued_bytes
                 self.stats.failed += 1
                 failed.append((ip, entry.queue))
                 continue

@@ -54,7 +54,7 @@ class EthernetLink:
     def __init__(self, emac: EMAC, world: World, *, arp: ArpConfig | None = None) -> None:
         self.emac = emac
         self.world = world
-        self.arp: ArpCache[bytes] = ArpCache(arp)
+        self.arp = ArpCache(arp)
         self.counters = EthernetStats()
         self._netif: NetIf | None = None
         self._timer: asyncio.TimerHandle | None = None

@@ -1,7 +1,8 @@
 """IPv4 reassembly (RFC 791 §3.2, RFC 815) with hard limits, as a sans-I/O machine.
 
 Limits: total buffered bytes, datagrams in flight, fragments per datagram, a per-datagram
-timeout. Overlapping fragments drop the whole datagram (the rule RFC 5722 makes for IPv6,
+timeout. At the byte or datagram limit the oldest incomplete datagram is evicted, so a
+flood of fragments that never complete cannot lock out legitimate traffic. Overlapping fragments drop the whole datagram (the rule RFC 5722 makes for IPv6,
 applied to IPv4 too: overlaps are only ever seen from attackers and broken middleboxes).
 """
 
@@ -74,17 +75,27 @@ class Ipv4Reassembler:
         if end > MAX_DATAGRAM - 20 or (more and (len(data) == 0 or len(data) % 8)):
             stats.invalid += 1
             return None
+        if len(data) > cfg.max_bytes:
+            stats.limit_drops += 1
+            return None
         dgram = self._datagrams.get(key)
         if dgram is None:
-            if len(self._datagrams) >= cfg.max_datagrams:
-                stats.limit_drops += 1
-                return None
+            # At a limit, the oldest datagram gives way (as Linux evicts past its high
+            # threshold): a flood of never-completed fragments cannot lock out new traffic.
+            while len(self._datagrams) >= cfg.max_datagrams:
+                self._evict_oldest()
             dgram = _Datagram(deadline=now + cfg.timeout)
             self._datagrams[key] = dgram
-        if self._bytes + len(data) > cfg.max_bytes or len(dgram.pieces) >= cfg.max_fragments:
+        if len(dgram.pieces) >= cfg.max_fragments:
             stats.limit_drops += 1
             self._discard(key)
             return None
+        while self._bytes + len(data) > cfg.max_bytes:
+            if next(iter(self._datagrams)) == key and len(self._datagrams) == 1:
+                stats.limit_drops += 1
+                self._discard(key)
+                return None
+            self._evict_oldest(keep=key)
         if not more:
             if dgram.total >= 0 and dgram.total != end:
                 self._overlap(key)
@@ -124,6 +135,13 @@ class Ipv4Reassembler:
         self.stats.overlaps += 1
         self._discard(key)
         return None
+
+    def _evict_oldest(self, keep: Key | None = None) -> None:
+        for key in self._datagrams:
+            if key != keep:
+                self.stats.limit_drops += 1
+                self._discard(key)
+                return
 
     def _discard(self, key: Key) -> _Datagram | None:
         dgram = self._datagrams.pop(key, None)

@@ -1,0 +1,430 @@
+"""netstack on a TAP against the Linux kernel: ICMP echo RTT and UDP echo round trips/s.
+
+Set-up (root; everything inside namespaces this script creates and deletes):
+
+- ``nsb_<pid>``: a TAP ``nsbtap0`` with 10.77.0.1/24; ``netstack up`` runs in a separate
+  process (so the kernel-side client has the other core) on 10.77.0.2/24 serving UDP echo.
+- ``nsb_<pid>_v1`` / ``nsb_<pid>_v2``: a veth pair, 10.88.0.1 and 10.88.0.2, with a
+  Python kernel-socket UDP echo loop (``udp_rr.py server``) on 10.88.0.2:7 — the
+  kernel-to-kernel reference measured in the same run.
+
+Measurements:
+
+- ICMP echo RTT with ``ping -i 0.002 -q`` (56 B x 1000 and 8000 B, fragmented, x 200) to
+  netstack over the TAP and, for reference, kernel to kernel over the veth pair.
+- UDP echo round trips per second: ``udp_rr.py client`` (a closed loop on a kernel UDP
+  socket, 64-byte payload, 1 and 8 requests in flight) for ``SECONDS`` each, against
+  netstack over the TAP and against the kernel echo loop over the veth. The server's CPU
+  use over the run (from ``/proc/PID/stat``) gives its cost per round trip.
+
+Run ``python benchmarks/bench_tap.py`` as root (``--quick`` for a smoke run).
+``--profile FILE`` runs netstack under cProfile and only loads it with UDP echo (rates are
+then meaningless; read the profile with ``python -m pstats FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+UDP_RR = HERE / "udp_rr.py"
+
+TAP = "nsbtap0"
+TAP_HOST_IP = "10.77.0.1"
+NETSTACK_IP = "10.77.0.2"
+VETH1, VETH2 = "nsbveth1", "nsbveth2"
+VETH1_IP, VETH2_IP = "10.88.0.1", "10.88.0.2"
+ECHO_PORT = 7
+
+SECONDS = 5.0
+PAYLOAD = 64
+INFLIGHT = (1, 8)
+PINGS = ((56, 1000), (8000, 200))  # (payload bytes, count)
+PING_INTERVAL = 0.002
+
+#: The project's targets (DESIGN/README): checked in the table, never asserted.
+TARGET_PING_AVG_MS = 0.15
+TARGET_UDP_RT_PER_S = 10_000
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_PING_STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")
+_PING_RTT = re.compile(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+# --- processes and namespaces -------------------------------------------------------------
+
+
+def sh(*cmd: str, timeout: float = 30.0) -> str:
+    """Run a command; its stdout, or SetupError with its stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise SetupError(f"{' '.join(cmd)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def in_ns(ns: str, *cmd: str) -> list[str]:
+    return ["ip", "netns", "exec", ns, *cmd]
+
+
+def add_netns(name: str) -> None:
+    sh("ip", "netns", "add", name)
+    sh("ip", "-n", name, "link", "set", "lo", "up")
+    sh(*in_ns(name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"))
+
+
+def delete_netns(name: str) -> None:
+    if os.path.exists(f"/var/run/netns/{name}"):
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def make_tap_ns(ns: str) -> None:
+    add_netns(ns)
+    sh("ip", "-n", ns, "tuntap", "add", "dev", TAP, "mode", "tap")
+    sh("ip", "-n", ns, "addr", "add", f"{TAP_HOST_IP}/24", "dev", TAP)
+    sh("ip", "-n", ns, "link", "set", TAP, "up")
+
+
+def make_veth_pair(ns1: str, ns2: str) -> None:
+    add_netns(ns1)
+    add_netns(ns2)
+    sh("ip", "link", "add", VETH1, "netns", ns1, "type", "veth", "peer", "name", VETH2,
+       "netns", ns2)  # fmt: skip
+    sh("ip", "-n", ns1, "addr", "add", f"{VETH1_IP}/24", "dev", VETH1)
+    sh("ip", "-n", ns2, "addr", "add", f"{VETH2_IP}/24", "dev", VETH2)
+    sh("ip", "-n", ns1, "link", "set", VETH1, "up")
+    sh("ip", "-n", ns2, "link", "set", VETH2, "up")
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> bytes:
+    """Read ``proc``'s stdout until a line containing ``marker``; all output so far."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker not in out:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SetupError(f"no {marker!r} within {timeout} s; output: {out!r}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise SetupError(f"exited ({proc.wait()}) before {marker!r}; output: {out!r}")
+            out += chunk
+    return out
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> str:
+    """SIGTERM the process we started (by PID), SIGKILL after 10 s; its remaining stdout."""
+    if proc is None:
+        return ""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    return (out or b"").decode(errors="replace")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def start_netstack(
+    ns: str, duration: float, profile: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``netstack up`` on the TAP, serving UDP echo; returns once it says it is up."""
+    runner = [sys.executable]
+    if profile:
+        runner += ["-m", "cProfile", "-o", profile]
+    cmd = [
+        *runner,
+        "-m",
+        "netstack.cli",
+        "up",
+        "--tap",
+        TAP,
+        "--netns",
+        ns,
+        "--ip",
+        f"{NETSTACK_IP}/24",
+        "--serve",
+        "echo",
+        "--stats-interval",
+        "3600",
+        "--duration",
+        str(duration),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(proc, b"netstack up on", 20.0)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def start_kernel_echo(ns: str) -> subprocess.Popen[bytes]:
+    """The Python kernel-socket UDP echo loop on the veth peer (``ip netns exec`` execs,
+    so the PID is the Python process's own)."""
+    cmd = in_ns(ns, sys.executable, str(UDP_RR), "server", VETH2_IP, str(ECHO_PORT))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(proc, b"ready", 10.0)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+@contextlib.contextmanager
+def namespaces(*names: str) -> Iterator[None]:
+    """Delete the namespaces on the way out, whatever happened."""
+    try:
+        yield
+    finally:
+        for name in names:
+            delete_netns(name)
+
+
+# --- measurements --------------------------------------------------------------------------
+
+
+def ping(ns: str, target: str, count: int, size: int) -> dict[str, Any]:
+    """``ping -q`` from ``ns``: min/avg/max/mdev in ms and the loss."""
+    # Warm-up: ARP (and the first-packet paths) resolved before timing.
+    subprocess.run(
+        in_ns(ns, "ping", "-c", "5", "-i", "0.01", "-W", "1", "-q", target),
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    cmd = in_ns(ns, "ping", "-c", str(count), "-i", str(PING_INTERVAL), "-W", "1", "-q")
+    cmd += ["-s", str(size), target]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    stats = _PING_STATS.search(proc.stdout)
+    rtt = _PING_RTT.search(proc.stdout)
+    if stats is None:
+        raise SetupError(f"ping: {proc.stdout} {proc.stderr}")
+    sent, received = int(stats[1]), int(stats[2])
+    row: dict[str, Any] = {"count": sent, "size": size, "loss": 1 - received / sent}
+    if rtt is None:
+        row.update(min_ms=float("nan"), avg_ms=float("nan"), max_ms=float("nan"))
+        row["mdev_ms"] = float("nan")
+    else:
+        row.update(min_ms=float(rtt[1]), avg_ms=float(rtt[2]), max_ms=float(rtt[3]))
+        row["mdev_ms"] = float(rtt[4])
+    return row
+
+
+def udp_round_trips(
+    ns: str, host: str, inflight: int, seconds: float, server_pid: int
+) -> dict[str, Any]:
+    """Run the closed-loop client in ``ns``; rate plus the server's CPU per round trip."""
+    cmd = in_ns(ns, sys.executable, str(UDP_RR), "client", host, str(ECHO_PORT))
+    cmd += ["--seconds", str(seconds), "--inflight", str(inflight), "--size", str(PAYLOAD)]
+    cpu0 = cpu_seconds(server_pid)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    cpu1 = cpu_seconds(server_pid)
+    if proc.returncode != 0:
+        raise SetupError(f"udp client: exit {proc.returncode}: {proc.stderr.strip()}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    server_cpu = cpu1 - cpu0
+    trips = max(1, result["round_trips"])
+    return {
+        "inflight": inflight,
+        "rate": result["rate"],
+        "round_trips": result["round_trips"],
+        "lost": result["lost"],
+        "seconds": result["seconds"],
+        "server_cpu": server_cpu / result["seconds"],
+        "server_us_per_rt": server_cpu / trips * 1e6,
+        "client_cpu": result["client_cpu_s"] / result["seconds"],
+        "client_us_per_rt": result["client_cpu_s"] / trips * 1e6,
+    }
+
+
+def missing_requirements() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, TAP)"
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun"
+    for tool in ("ip", "ping"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found"
+    return None
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    """Measure; print the table and return the rows."""
+    why = missing_requirements()
+    if why is not None:
+        rows: list[dict[str, Any]] = [{"section": "skipped", "reason": why}]
+        print(format_table(rows))
+        return rows
+    seconds = 1.0 if quick else SECONDS
+    pings = tuple((size, max(20, count // 10) if quick else count) for size, count in PINGS)
+    pid = os.getpid()
+    ns_tap, ns_v1, ns_v2 = f"nsb_{pid}", f"nsb_{pid}_v1", f"nsb_{pid}_v2"
+    rows = []
+    netstack = echo = None
+    final = ""
+    with namespaces(ns_tap, ns_v1, ns_v2):
+        try:
+            make_veth_pair(ns_v1, ns_v2)
+            make_tap_ns(ns_tap)
+            echo = start_kernel_echo(ns_v2)
+            netstack = start_netstack(ns_tap, duration=600)
+            paths = (
+                ("netstack over TAP", ns_tap, NETSTACK_IP, netstack.pid),
+                ("kernel over veth", ns_v1, VETH2_IP, echo.pid),
+            )
+            for size, count in pings:
+                for path, ns, target, _ in paths:
+                    row = ping(ns, target, count, size)
+                    rows.append({"section": "rtt", "path": path, **row})
+            for inflight in INFLIGHT:
+                for path, ns, target, server_pid in paths:
+                    row = udp_round_trips(ns, target, inflight, seconds, server_pid)
+                    rows.append({"section": "udp", "path": path, **row})
+        finally:
+            final = stop(netstack)
+            stop(echo)
+    stats = [line for line in final.splitlines() if line.startswith("rx ")]
+    if stats:
+        rows.append({"section": "info", "text": f"netstack counters at exit: {stats[-1]}"})
+    rows.extend(target_rows(rows))
+    print(format_table(rows))
+    return rows
+
+
+def target_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        if r["section"] == "rtt" and r["path"].startswith("netstack") and r["size"] == 56:
+            out.append(
+                {
+                    "section": "target",
+                    "name": "ping RTT over TAP, avg (56 B)",
+                    "target": f"<= {TARGET_PING_AVG_MS} ms",
+                    "measured": f"{r['avg_ms']:.3f} ms",
+                    "met": r["avg_ms"] <= TARGET_PING_AVG_MS,
+                }
+            )
+        if r["section"] == "udp" and r["path"].startswith("netstack"):
+            out.append(
+                {
+                    "section": "target",
+                    "name": f"UDP echo round trips/s over TAP ({r['inflight']} in flight)",
+                    "target": f">= {TARGET_UDP_RT_PER_S:,}/s",
+                    "measured": f"{r['rate']:,.0f}/s",
+                    "met": r["rate"] >= TARGET_UDP_RT_PER_S,
+                }
+            )
+    return out
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    skipped = [r for r in rows if r["section"] == "skipped"]
+    if skipped:
+        return f"bench_tap skipped: {skipped[0]['reason']}"
+    lines += [
+        f"ICMP echo RTT (`ping -i {PING_INTERVAL} -q`, from the kernel side), ms",
+        "",
+        "| payload | path | pings | min | avg | max | mdev | loss |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["section"] == "rtt":
+            lines.append(
+                f"| {r['size']} B | {r['path']} | {r['count']} | {r['min_ms']:.3f} "
+                f"| {r['avg_ms']:.3f} | {r['max_ms']:.3f} | {r['mdev_ms']:.3f} "
+                f"| {r['loss'] * 100:.1f} % |"
+            )
+    lines += [
+        "",
+        f"UDP echo, {PAYLOAD}-byte payload, closed-loop Python client on a kernel socket "
+        "(`udp_rr.py`); reference server: a Python kernel-socket echo loop "
+        "(`recvfrom`/`sendto`) on the veth peer. CPU = share of one core over the run.",
+        "",
+        "| path | in flight | round trips/s | lost | server CPU | server µs/RT "
+        "| client CPU | client µs/RT |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["section"] == "udp":
+            lines.append(
+                f"| {r['path']} | {r['inflight']} | {r['rate']:,.0f} | {r['lost']} "
+                f"| {r['server_cpu'] * 100:.0f} % | {r['server_us_per_rt']:.1f} "
+                f"| {r['client_cpu'] * 100:.0f} % | {r['client_us_per_rt']:.1f} |"
+            )
+    targets = [r for r in rows if r["section"] == "target"]
+    if targets:
+        lines += ["", "| target | goal | measured | met |", "|---|---|---:|---|"]
+        for r in targets:
+            met = "yes" if r["met"] else "**no**"
+            lines.append(f"| {r['name']} | {r['target']} | {r['measured']} | {met} |")
+    for r in rows:
+        if r["section"] == "info":
+            lines += ["", r["text"]]
+    return "\n".join(lines)
+
+
+def profile_udp(path: str, inflight: int, seconds: float) -> None:
+    """netstack under cProfile, loaded only by the UDP client (no reference, no pings)."""
+    why = missing_requirements()
+    if why is not None:
+        raise SystemExit(f"bench_tap: {why}")
+    ns = f"nsb_{os.getpid()}"
+    netstack = None
+    with namespaces(ns):
+        try:
+            make_tap_ns(ns)
+            netstack = start_netstack(ns, duration=seconds + 120, profile=path)
+            for n in (inflight,):
+                row = udp_round_trips(ns, NETSTACK_IP, n, seconds, netstack.pid)
+                print(json.dumps(row))
+        finally:
+            print(stop(netstack).strip())
+    print(f"profile written to {path}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile netstack under UDP load")
+    parser.add_argument("--inflight", type=int, default=8, help="with --profile")
+    parser.add_argument("--seconds", type=float, default=10.0, help="with --profile")
+    args = parser.parse_args()
+    if args.profile:
+        profile_udp(args.profile, args.inflight, args.seconds)
+    else:
+        main(quick=args.quick)

@@ -1,0 +1,180 @@
+"""Shared fixtures for interop tests: real peers in network namespaces the tests own.
+
+- ``netns``: a fresh namespace ``ns_<random>`` with ``lo`` up and DAD off for new
+  interfaces (``net.ipv6.conf.default.accept_dad=0``), deleted on teardown even if the test
+  failed; processes the test left running inside it are killed first.
+- ``tap``: a persistent TAP in that namespace, 10.77.0.1/24 and fd77::1/64 on the kernel's
+  side, link up (carrier comes when a driver attaches). A :class:`TapDevice`.
+- ``real_world``: a :class:`World` on a fresh standard asyncio loop (closed afterwards).
+- ``tshark``: :func:`tshark_fields`, also importable from this module.
+
+Everything runs as root (CI does). Without root or ``/dev/net/tun`` the fixtures skip the
+test with the reason; nothing is skipped unconditionally. Every test under
+``tests/interop`` gets the ``interop`` marker (modules also set ``pytestmark``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netstack.runtime import World
+
+HERE = Path(__file__).parent
+CMD_TIMEOUT = 30
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test collected from this directory ``interop``."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.interop)
+
+
+def require_root(*, tun: bool = False) -> None:
+    """Skip the calling test unless it runs as root (and ``/dev/net/tun`` exists)."""
+    if os.geteuid() != 0:
+        pytest.skip("interop: needs root (network namespaces, TAP devices); CI runs as root")
+    if shutil.which("ip") is None:
+        pytest.skip("interop: iproute2 ('ip') is not installed")
+    if tun and not os.path.exists("/dev/net/tun"):
+        pytest.skip("interop: /dev/net/tun is missing (kernel without CONFIG_TUN?)")
+
+
+def run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command; fail loudly with its output if it fails."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    kwargs.setdefault("timeout", CMD_TIMEOUT)
+    check = kwargs.pop("check", True)
+    result: subprocess.CompletedProcess[str] = subprocess.run(list(cmd), check=False, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"command failed ({result.returncode}): {' '.join(cmd)}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+    return result
+
+
+def _netns_pids(name: str) -> list[int]:
+    result = run(["ip", "netns", "pids", name], check=False)
+    return [int(p) for p in result.stdout.split() if p.isdigit()]
+
+
+def _delete_netns(name: str) -> None:
+    # Processes a test started inside its own namespace and left behind: end them by pid.
+    for pid in _netns_pids(name):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A fresh, uniquely named network namespace; deleted on teardown."""
+    require_root()
+    name = f"ns_{secrets.token_hex(4)}"
+    run(["ip", "netns", "add", name])
+    try:
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
+        run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"])
+        yield name
+    finally:
+        _delete_netns(name)
+
+
+@dataclass(frozen=True)
+class TapDevice:
+    """A TAP interface in a test's namespace, seen from the kernel's side."""
+
+    netns: str
+    name: str
+    host_ip: str = "10.77.0.1"
+    prefix: int = 24
+    host_ip6: str = "fd77::1"
+    prefix6: int = 64
+
+    def argv(self, cmd: Sequence[str]) -> list[str]:
+        """``cmd`` wrapped to run inside the namespace (for asyncio subprocesses)."""
+        return ["ip", "netns", "exec", self.netns, *cmd]
+
+    def run(self, cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run ``cmd`` inside the namespace; text output captured, raises if it fails
+        (pass ``check=False`` to get the result anyway)."""
+        return run(self.argv(cmd), **kwargs)
+
+    def flags(self) -> str:
+        """The kernel's view of the interface (``ip -br link`` line)."""
+        return run(["ip", "-n", self.netns, "-br", "link", "show", self.name]).stdout.strip()
+
+
+@pytest.fixture
+def tap(netns: str) -> TapDevice:
+    """A persistent TAP in ``netns`` with 10.77.0.1/24 and fd77::1/64, link up."""
+    require_root(tun=True)
+    device = TapDevice(netns=netns, name=f"tap{secrets.token_hex(3)}")
+    ip = ["ip", "-n", netns]
+    run([*ip, "tuntap", "add", "dev", device.name, "mode", "tap"])
+    run([*ip, "addr", "add", f"{device.host_ip}/{device.prefix}", "dev", device.name])
+    run([*ip, "addr", "add", f"{device.host_ip6}/{device.prefix6}", "dev", device.name, "nodad"])
+    run([*ip, "link", "set", device.name, "up"])
+    return device  # deleted with the namespace
+
+
+@pytest.fixture
+def real_world() -> Iterator[World]:
+    """A world on a fresh standard event loop, for tests driving real file descriptors."""
+    loop = asyncio.new_event_loop()
+    world = World(loop, seed=1)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+def tshark_fields(
+    pcap: str | os.PathLike[str],
+    fields: Sequence[str],
+    filter: str | None = None,
+    opts: Sequence[str] = (),
+) -> list[list[str]]:
+    """Decode ``pcap`` with tshark: one row per packet (matching the display ``filter``),
+    one string per field (empty if absent; several occurrences are comma-separated)."""
+    binary = shutil.which("tshark")
+    if binary is None:
+        pytest.fail("tshark is not installed (make system-deps installs it)")
+    cmd = [
+        binary,
+        "-r",
+        os.fspath(pcap),
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]
+    for field in fields:
+        cmd += ["-e", field]
+    if filter:
+        cmd += ["-Y", filter]
+    cmd += list(opts)
+    out = run(cmd, stderr=subprocess.DEVNULL, capture_output=False, stdout=subprocess.PIPE)
+    return [line.split("\t") for line in out.stdout.splitlines()]
+
+
+@pytest.fixture
+def tshark() -> Callable[..., list[list[str]]]:
+    """The :func:`tshark_fields` helper."""
+    return tshark_fields
