@@ -154,9 +154,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
-def start_netstack(
-    ns: str, duration: float, profile: str | None = None
-) -> subprocess.Popen[bytes]:
+def start_netstack(ns: str, duration: float, profile: str | None = None) -> subprocess.Popen[bytes]:
     """``netstack up`` on the TAP, serving UDP echo; returns once it says it is up."""
     runner = [sys.executable]
     if profile:

@@ -123,7 +123,7 @@ def scapy_ops(frame: bytes, payload: bytes) -> dict[str, Op]:
 
 
 def dpkt_ops(frame: bytes, payload: bytes) -> dict[str, Op]:
-    import dpkt
+    import dpkt  # type: ignore[import-untyped]
 
     ethernet = dpkt.ethernet.Ethernet
     ip_cls = dpkt.ip.IP

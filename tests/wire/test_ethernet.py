@@ -240,11 +240,13 @@ def test_ipv6_multicast_mac_keeps_low_32_bits() -> None:
 
 
 def test_ethertype_values() -> None:
-    assert EtherType.IPV4 == 0x0800
-    assert EtherType.ARP == 0x0806
-    assert EtherType.VLAN == 0x8100
-    assert EtherType.IPV6 == 0x86DD
-    assert EtherType.QINQ == 0x88A8
+    assert {t.name: t.value for t in EtherType} == {
+        "IPV4": 0x0800,
+        "ARP": 0x0806,
+        "VLAN": 0x8100,
+        "IPV6": 0x86DD,
+        "QINQ": 0x88A8,
+    }
 
 
 macs = st.binary(min_size=6, max_size=6)

@@ -340,9 +340,22 @@ def test_ip_to_str_rejects_bad_length() -> None:
 
 
 def test_codes() -> None:
-    assert IpProto.ICMP == 1 and IpProto.TCP == 6 and IpProto.UDP == 17
-    assert IpProto.ICMPV6 == 58 and IpProto.FRAGMENT == 44 and IpProto.NONE == 59
-    assert Ipv4Flags.DF | Ipv4Flags.MF == 3
+    assert {p.name: p.value for p in IpProto} == {
+        "HOPOPT": 0,
+        "ICMP": 1,
+        "IGMP": 2,
+        "TCP": 6,
+        "UDP": 17,
+        "IPV6": 41,
+        "ROUTING": 43,
+        "FRAGMENT": 44,
+        "ESP": 50,
+        "AH": 51,
+        "ICMPV6": 58,
+        "NONE": 59,
+        "DSTOPTS": 60,
+    }
+    assert (Ipv4Flags.MF.value, Ipv4Flags.DF.value) == (1, 2)
 
 
 addresses = st.binary(min_size=4, max_size=4)
