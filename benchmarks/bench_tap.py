@@ -32,6 +32,7 @@ import re
 import select
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -240,21 +241,38 @@ def ping(ns: str, target: str, count: int, size: int) -> dict[str, Any]:
 
 
 def udp_round_trips(
-    ns: str, host: str, inflight: int, seconds: float, server_pid: int
+    ns: str, host: str, inflight: int, seconds: float, server_pid: int, cpus: set[int] | None
 ) -> dict[str, Any]:
-    """Run the closed-loop client in ``ns``; rate plus the server's CPU per round trip."""
+    """Run the closed-loop client in ``ns``; rate plus the server's CPU per round trip.
+
+    ``cpus``: pin the client and the server to these CPUs for the run (None: the scheduler
+    places them).
+    """
     cmd = in_ns(ns, sys.executable, str(UDP_RR), "client", host, str(ECHO_PORT))
     cmd += ["--seconds", str(seconds), "--inflight", str(inflight), "--size", str(PAYLOAD)]
-    cpu0 = cpu_seconds(server_pid)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    cpu1 = cpu_seconds(server_pid)
+    everywhere = os.sched_getaffinity(0)
+    if cpus is not None:
+        os.sched_setaffinity(server_pid, cpus)
+    try:
+        cpu0 = cpu_seconds(server_pid)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+        )
+        cpu1 = cpu_seconds(server_pid)
+    finally:
+        if cpus is not None:
+            os.sched_setaffinity(server_pid, everywhere)
     if proc.returncode != 0:
         raise SetupError(f"udp client: exit {proc.returncode}: {proc.stderr.strip()}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     server_cpu = cpu1 - cpu0
     trips = max(1, result["round_trips"])
     return {
-        "inflight": inflight,
         "rate": result["rate"],
         "round_trips": result["round_trips"],
         "lost": result["lost"],
@@ -264,6 +282,18 @@ def udp_round_trips(
         "client_cpu": result["client_cpu_s"] / result["seconds"],
         "client_us_per_rt": result["client_cpu_s"] / trips * 1e6,
     }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of each measure over repeated runs, plus the range of the rate."""
+    out: dict[str, Any] = {"runs": len(runs)}
+    for key in ("rate", "server_cpu", "server_us_per_rt", "client_cpu", "client_us_per_rt"):
+        out[key] = statistics.median(r[key] for r in runs)
+    out["rate_min"] = min(r["rate"] for r in runs)
+    out["rate_max"] = max(r["rate"] for r in runs)
+    out["lost"] = sum(r["lost"] for r in runs)
+    out["round_trips"] = sum(r["round_trips"] for r in runs)
+    return out
 
 
 def missing_requirements() -> str | None:

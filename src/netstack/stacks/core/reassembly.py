@@ -2,8 +2,9 @@
 
 Limits: total buffered bytes, datagrams in flight, fragments per datagram, a per-datagram
 timeout. At the byte or datagram limit the oldest incomplete datagram is evicted, so a
-flood of fragments that never complete cannot lock out legitimate traffic. Overlapping fragments drop the whole datagram (the rule RFC 5722 makes for IPv6,
-applied to IPv4 too: overlaps are only ever seen from attackers and broken middleboxes).
+flood of fragments that never complete cannot lock out legitimate traffic. Overlapping
+fragments drop the whole datagram (the rule RFC 5722 makes for IPv6, applied to IPv4 too:
+overlaps are only ever seen from attackers and broken middleboxes).
 """
 
 from __future__ import annotations
