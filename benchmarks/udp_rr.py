@@ -15,6 +15,7 @@ python udp_rr.py ...``). Two roles:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -134,10 +135,8 @@ def main() -> None:
         )
         print(json.dumps(result), flush=True)
     else:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server(args.addr, args.port)
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":
