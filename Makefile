@@ -3,8 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the interop tests and benchmarks drive as real peers.
-APT_PACKAGES := tshark tcpdump socat iproute2 iputils-ping dnsmasq-base radvd iperf3 curl \
-                netcat-openbsd ethtool
+APT_PACKAGES := tshark tcpdump socat iproute2 iputils-ping iputils-arping dnsmasq-base radvd \
+                iperf3 curl netcat-openbsd ethtool
 
 .PHONY: demo test bench lint system-deps clean
 

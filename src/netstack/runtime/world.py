@@ -24,6 +24,8 @@ class World:
         self.loop = loop
         self.seed = seed
         self.rng = random.Random(seed)
+        self._hwaddrs: set[bytes] = set()
+        self._next_hwaddr = 1
 
     @classmethod
     def simulated(cls, seed: int = 0, start: float = 0.0) -> World:
@@ -37,6 +39,24 @@ class World:
     def now(self) -> float:
         """Seconds on the world's clock."""
         return self.loop.time()
+
+    def allocate_hwaddr(self) -> bytes:
+        """The world's next free locally administered unicast MAC (02:00:00:00:00:01, …).
+
+        Simulated NICs take their addresses from here, so a world's addresses depend only on
+        the order its ports are created in.
+        """
+        while True:
+            n = self._next_hwaddr
+            self._next_hwaddr += 1
+            mac = b"\x02\x00" + n.to_bytes(4, "big")
+            if mac not in self._hwaddrs:
+                self._hwaddrs.add(mac)
+                return mac
+
+    def reserve_hwaddr(self, mac: bytes) -> None:
+        """Mark ``mac`` as taken so :meth:`allocate_hwaddr` never hands it out."""
+        self._hwaddrs.add(bytes(mac))
 
     def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
         return self.loop.call_at(when, callback)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from netstack.drivers.emac.api import (
@@ -98,35 +97,6 @@ def format_mac(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
 
-class _MacAllocator:
-    """Hands out 02:00:xx:xx:xx:xx addresses (locally administered, unicast) in order."""
-
-    def __init__(self) -> None:
-        self.used: set[bytes] = set()
-        self._next = 1
-
-    def allocate(self) -> bytes:
-        while True:
-            n = self._next
-            self._next += 1
-            mac = bytes((0x02, 0x00)) + n.to_bytes(4, "big")
-            if mac not in self.used:
-                self.used.add(mac)
-                return mac
-
-
-#: One allocator per world (not per process), so a world's addresses depend on nothing
-#: but the order its ports are created in. Weak keys: a finished world takes its own along.
-_allocators: weakref.WeakKeyDictionary[World, _MacAllocator] = weakref.WeakKeyDictionary()
-
-
-def _allocator(world: World) -> _MacAllocator:
-    allocator = _allocators.get(world)
-    if allocator is None:
-        allocator = _allocators[world] = _MacAllocator()
-    return allocator
-
-
 class _SwitchPort(Protocol):
     """Where a switch sends a frame out: a NIC or a trunk to another switch."""
 
@@ -181,14 +151,13 @@ class VirtualSegment:
     ) -> VirtualEMAC:
         """Plug a new NIC into the switch. Without ``hwaddr`` it gets the world's next free
         locally administered address (02:00:00:00:00:01, …)."""
-        allocator = _allocator(self.world)
         if hwaddr is None:
-            hwaddr = allocator.allocate()
+            hwaddr = self.world.allocate_hwaddr()
         else:
             hwaddr = bytes(hwaddr)
             if len(hwaddr) != 6:
                 raise ValueError(f"hwaddr must be 6 bytes, got {len(hwaddr)}")
-            allocator.used.add(hwaddr)
+            self.world.reserve_hwaddr(hwaddr)
         if mtu < 68:
             raise ValueError(f"mtu too small: {mtu}")
         port = VirtualEMAC(
