@@ -62,7 +62,7 @@ class _UdpService:
         if sock is None or not sock.is_open:
             return
         stats = self.stats
-        while True:
+        while sock.readable():
             try:
                 data, peer = sock.recvfrom_nowait()
             except WouldBlockError:

@@ -61,6 +61,8 @@ class EthernetLink:
         self._timer_when: float | None = None
         self._hwaddr = bytes(emac.hwaddr)
         self._multicast: set[bytes] = set()
+        #: directed broadcast addresses of the interface, recomputed on address changes
+        self._broadcasts: frozenset[bytes] = frozenset({_LIMITED_BROADCAST})
 
     # -- LinkAdapter contract -------------------------------------------------------------
     @property
@@ -81,6 +83,7 @@ class EthernetLink:
 
     def start(self, netif: NetIf) -> None:
         self._netif = netif
+        self._broadcasts = frozenset({_LIMITED_BROADCAST, *(a.broadcast for a in netif.ipv4)})
         self.emac.set_link_input_cb(self._input)
         self.emac.set_link_state_cb(self._link_state)
         if not self.emac.power_up():
@@ -104,7 +107,10 @@ class EthernetLink:
     def addresses_changed(self) -> None:
         """Announce every address with a gratuitous ARP (RFC 5227 §3 announcement)."""
         netif = self._netif
-        if netif is None or not self.is_up:
+        if netif is None:
+            return
+        self._broadcasts = frozenset({_LIMITED_BROADCAST, *(a.broadcast for a in netif.ipv4)})
+        if not self.is_up:
             return
         for addr in netif.ipv4:
             self._send_arp(ArpOp.REQUEST, BROADCAST, addr.address, _ZERO_MAC, addr.address)
@@ -116,7 +122,7 @@ class EthernetLink:
 
     # -- output ---------------------------------------------------------------------------
     def output_ipv4(self, packet: bytes, next_hop: bytes) -> bool:
-        if next_hop == _LIMITED_BROADCAST or self._is_directed_broadcast(next_hop):
+        if next_hop in self._broadcasts:
             return self._send(BROADCAST, EtherType.IPV4, packet)
         if 224 <= next_hop[0] <= 239:
             return self._send(ipv4_multicast_mac(next_hop), EtherType.IPV4, packet)
@@ -128,10 +134,6 @@ class EthernetLink:
         if self.arp._outbox:  # a refresh request became due
             self._flush_arp()
         return self._send(mac, EtherType.IPV4, packet)
-
-    def _is_directed_broadcast(self, ip: bytes) -> bool:
-        netif = self._netif
-        return netif is not None and any(a.broadcast == ip for a in netif.ipv4)
 
     def _send(self, dst: bytes, ethertype: int, payload: bytes) -> bool:
         frame = EthernetHeader(dst, self._hwaddr, ethertype).build(payload)

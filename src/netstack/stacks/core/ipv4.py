@@ -69,12 +69,15 @@ class Ipv4Layer:
         #: joined multicast groups
         self.multicast: set[bytes] = {b"\xe0\x00\x00\x01"}  # all-systems (RFC 1112)
         self._ident = self.world.rng.randrange(0x10000)
+        #: destination -> (interface, next hop, source); cleared on any route or address change
+        self._route_cache: dict[bytes, tuple[NetIf, bytes, bytes]] = {}
         self._reasm_timer: asyncio.TimerHandle | None = None
         self._reasm_when: float | None = None
 
     # -- configuration ---------------------------------------------------------------------
     def refresh_addresses(self, netifs: list[NetIf]) -> None:
         """Rebuild the local and broadcast address sets and connected routes."""
+        self._route_cache.clear()
         self.local = {}
         self.broadcast = {LIMITED_BROADCAST}
         for netif in netifs:
@@ -86,7 +89,19 @@ class Ipv4Layer:
     def add_connected_route(self, netif: NetIf, address: bytes, prefix_len: int) -> None:
         mask = (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
         net = int.from_bytes(address, "big") & mask
-        self.routes.add(Route(net, prefix_len, netif))
+        self.add_route(Route(net, prefix_len, netif))
+
+    def add_route(self, route: Route[NetIf]) -> None:
+        self.routes.add(route)
+        self._route_cache.clear()
+
+    def remove_route(self, route: Route[NetIf]) -> bool:
+        self._route_cache.clear()
+        return self.routes.remove(route)
+
+    def remove_interface_routes(self, netif: NetIf) -> None:
+        self._route_cache.clear()
+        self.routes.remove_interface(netif)
 
     # -- input -----------------------------------------------------------------------------
     def input(self, netif: NetIf, data: memoryview, flags: RxFlags) -> None:
@@ -209,13 +224,20 @@ class Ipv4Layer:
     # -- output ----------------------------------------------------------------------------
     def route(self, dst: bytes) -> tuple[NetIf, bytes, bytes]:
         """(interface, next hop, source address) for ``dst``; NoAddressError if unroutable."""
+        cached = self._route_cache.get(dst)
+        if cached is not None:
+            return cached
         route = self.routes.lookup(int.from_bytes(dst, "big"))
         if route is None or not route.interface.ipv4:
             self.counters.tx_no_route += 1
             raise NoAddressError(f"no route to {'.'.join(map(str, dst))}")
         netif = route.interface
         next_hop = dst if route.on_link else route.gateway.to_bytes(4, "big")
-        return netif, next_hop, self.source_for(netif, dst)
+        result = (netif, next_hop, self.source_for(netif, dst))
+        if len(self._route_cache) >= 1024:
+            self._route_cache.clear()
+        self._route_cache[dst] = result
+        return result
 
     @staticmethod
     def source_for(netif: NetIf, dst: bytes) -> bytes:
@@ -253,6 +275,22 @@ class Ipv4Layer:
             netif, next_hop, chosen = self.route(dst)
             if src is None:
                 src = chosen
+        self.send_routed(netif, next_hop, src, dst, proto, payload, ttl, tos, dont_fragment)
+
+    def send_routed(
+        self,
+        netif: NetIf,
+        next_hop: bytes,
+        src: bytes,
+        dst: bytes,
+        proto: int,
+        payload: bytes,
+        ttl: int | None = None,
+        tos: int = 0,
+        dont_fragment: bool = False,
+    ) -> None:
+        """Send on a route already chosen with :meth:`route` (transports that need the
+        source address for their checksum route once and call this)."""
         ident = self._ident
         self._ident = (ident + 1) & 0xFFFF
         hdr = Ipv4Header(

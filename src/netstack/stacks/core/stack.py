@@ -90,7 +90,7 @@ class CoreStack:
 
     def remove_interface(self, netif: NetIf) -> None:
         self.bring_down(netif)
-        self.ipv4.routes.remove_interface(netif)
+        self.ipv4.remove_interface_routes(netif)
         if netif in self.netifs:
             self.netifs.remove(netif)
         self.ipv4.refresh_addresses(self.netifs)
@@ -115,30 +115,30 @@ class CoreStack:
             netif.ipv4.append(entry)
         self.ipv4.add_connected_route(netif, address, prefix_len)
         self.ipv4.refresh_addresses(self.netifs)
-        if netif.up:
-            netif.link.addresses_changed()
+        netif.link.addresses_changed()
 
     def clear_ipv4(self, netif: NetIf) -> None:
-        routes = self.ipv4.routes
-        for route in [r for r in routes if r.interface is netif]:
-            routes.remove(route)
+        ipv4 = self.ipv4
+        for route in [r for r in ipv4.routes if r.interface is netif]:
+            ipv4.remove_route(route)
         netif.ipv4.clear()
-        self.ipv4.refresh_addresses(self.netifs)
+        ipv4.refresh_addresses(self.netifs)
+        netif.link.addresses_changed()
 
     def set_default_gateway(self, gateway: bytes, netif: NetIf | None = None) -> None:
         """Install (or replace) the default route via ``gateway``."""
-        routes = self.ipv4.routes
-        for route in [r for r in routes if r.prefix_len == 0]:
-            routes.remove(route)
+        ipv4 = self.ipv4
+        for route in [r for r in ipv4.routes if r.prefix_len == 0]:
+            ipv4.remove_route(route)
         if netif is None:
-            found = self.ipv4.routes.lookup(int.from_bytes(gateway, "big"))
+            found = ipv4.routes.lookup(int.from_bytes(gateway, "big"))
             if found is None:
                 raise NoAddressError("gateway is not on any connected network")
             netif = found.interface
-        routes.add(Route(0, 0, netif, int.from_bytes(gateway, "big")))
+        ipv4.add_route(Route(0, 0, netif, int.from_bytes(gateway, "big")))
 
     def add_route(self, network: bytes, prefix_len: int, gateway: bytes, netif: NetIf) -> None:
-        self.ipv4.routes.add(
+        self.ipv4.add_route(
             Route(int.from_bytes(network, "big"), prefix_len, netif, int.from_bytes(gateway, "big"))
         )
 

@@ -181,7 +181,7 @@ class UdpLayer:
         src = ip.src
         dst = ip.dst
         try:
-            if flags & RxFlags.CSUM_VALID:
+            if flags and flags & RxFlags.CSUM_VALID:  # IntFlag '&' is slow: test 0 first
                 hdr, data = UdpHeader.parse(payload)
             else:
                 hdr, data = UdpHeader.parse(payload, src=src, dst=dst)
@@ -251,19 +251,28 @@ class UdpLayer:
         broadcast = dst_ip == b"\xff\xff\xff\xff" or dst_ip in ipv4.broadcast
         if broadcast and not ep.broadcast:
             raise ParameterError("broadcast needs SO_BROADCAST")
-        netif = None
-        src: bytes | None = None if ep.local_ip == ANY4 else ep.local_ip
-        if dst_ip == b"\xff\xff\xff\xff" or 224 <= dst_ip[0] <= 239:
-            netif = self.stack.default_netif(ep.local_ip)
-            if netif is None:
-                raise NoAddressError("no interface for broadcast")
-            if src is None:
-                src = netif.ipv4[0].address if netif.ipv4 else ANY4
-        elif src is None:
-            _, _, src = ipv4.route(dst_ip) if dst_ip[0] != 127 else (None, None, dst_ip)
+        local = ep.local_ip
         if not ep.bound:
             self.bind(ep, ANY4, 0)
-        segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
-        ipv4.output(src, dst_ip, IpProto.UDP, segment, ttl=ep.ttl, netif=netif)
+        if dst_ip in ipv4.local or dst_ip[0] == 127 or dst_ip[0] >= 224 or broadcast:
+            # loopback, multicast and broadcast go through the general output path
+            netif = None
+            src = dst_ip if local == ANY4 else local
+            if dst_ip == b"\xff\xff\xff\xff" or dst_ip[0] >= 224:
+                netif = self.stack.default_netif(local)
+                if netif is None:
+                    raise NoAddressError("no interface for broadcast")
+                if local == ANY4:
+                    src = netif.ipv4[0].address if netif.ipv4 else ANY4
+            elif broadcast and local == ANY4:
+                src = ipv4.route(dst_ip)[2]
+            segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
+            ipv4.output(src, dst_ip, IpProto.UDP, segment, ttl=ep.ttl, netif=netif)
+        else:
+            out, next_hop, src = ipv4.route(dst_ip)
+            if local != ANY4:
+                src = local
+            segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
+            ipv4.send_routed(out, next_hop, src, dst_ip, IpProto.UDP, segment, ep.ttl)
         self.counters.tx_datagrams += 1
         return len(data)
