@@ -13,9 +13,13 @@ Measurements:
 - ICMP echo RTT with ``ping -i 0.002 -q`` (56 B x 1000 and 8000 B, fragmented, x 200) to
   netstack over the TAP and, for reference, kernel to kernel over the veth pair.
 - UDP echo round trips per second: ``udp_rr.py client`` (a closed loop on a kernel UDP
-  socket, 64-byte payload, 1 and 8 requests in flight) for ``SECONDS`` each, against
-  netstack over the TAP and against the kernel echo loop over the veth. The server's CPU
-  use over the run (from ``/proc/PID/stat``) gives its cost per round trip.
+  socket, 64-byte payload, 1 and 8 requests in flight) for ``SECONDS`` per run, against
+  netstack over the TAP and against the kernel echo loop over the veth; ``REPEATS``
+  interleaved runs per case, median shown. The server's CPU use over a run (from
+  ``/proc/PID/stat``) gives its cost per round trip. Each case runs twice: placed by the
+  scheduler on the 2 cores, and with client and server pinned to one core. On this VM the
+  2-core rates swing by +-30 % from run to run (cross-vCPU wake-ups); the 1-core rows and
+  the server's µs per round trip are the stable numbers to track.
 
 Run ``python benchmarks/bench_tap.py`` as root (``--quick`` for a smoke run).
 ``--profile FILE`` runs netstack under cProfile and only loads it with UDP echo (rates are
