@@ -8,8 +8,9 @@
 - ``real_world``: a :class:`World` on a fresh standard asyncio loop (closed afterwards).
 - ``tshark``: :func:`tshark_fields`, also importable from this module.
 
-Everything runs as root (CI does). Without root or ``/dev/net/tun`` the fixtures skip the
-test with the reason; nothing is skipped unconditionally. Every test under
+Everything runs as root (CI does). Without root or ``/dev/net/tun`` the tests of this
+directory carry a ``skipif`` marker with the reason (a developer machine); nothing is
+skipped unconditionally. Every test under
 ``tests/interop`` gets the ``interop`` marker (modules also set ``pytestmark``).
 """
 
@@ -35,21 +36,32 @@ HERE = Path(__file__).parent
 CMD_TIMEOUT = 30
 
 
+def _missing_requirement() -> str | None:
+    """Why interop tests cannot run here, or None. CI runs as root with every peer."""
+    if os.geteuid() != 0:
+        return "interop: needs root (network namespaces, TAP devices); CI runs as root"
+    if shutil.which("ip") is None:
+        return "interop: iproute2 ('ip') is not installed (make test installs it)"
+    if not os.path.exists("/dev/net/tun"):
+        return "interop: /dev/net/tun is missing (kernel without CONFIG_TUN?)"
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test collected from this directory ``interop``."""
+    """Mark every test collected from this directory ``interop``; on a developer machine
+    without root they are skipped with the reason (never in CI, which runs as root)."""
+    missing = _missing_requirement()
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.interop)
+            item.add_marker(pytest.mark.skipif(missing is not None, reason=missing or ""))
 
 
 def require_root(*, tun: bool = False) -> None:
-    """Skip the calling test unless it runs as root (and ``/dev/net/tun`` exists)."""
-    if os.geteuid() != 0:
-        pytest.skip("interop: needs root (network namespaces, TAP devices); CI runs as root")
-    if shutil.which("ip") is None:
-        pytest.skip("interop: iproute2 ('ip') is not installed")
-    if tun and not os.path.exists("/dev/net/tun"):
-        pytest.skip("interop: /dev/net/tun is missing (kernel without CONFIG_TUN?)")
+    """Fail clearly if a fixture is used where interop tests cannot run."""
+    missing = _missing_requirement()
+    if missing is not None:
+        raise RuntimeError(missing)
 
 
 def run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

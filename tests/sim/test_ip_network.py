@@ -284,3 +284,17 @@ def test_recv_timeout_uses_the_virtual_clock():
         return net.now() - start
 
     assert net.run(main()) == pytest.approx(30.0)
+
+
+def test_two_gratuitous_arp_announcements_two_seconds_apart(tmp_path: Path):
+    net = Network(seed=1, capture_dir=tmp_path)
+    lan = net.segment("lan")
+    net.host("a", lan, "10.0.0.1/24")
+    net.run(net.start())
+    net.run_for(10.0)
+    net.close()
+    frames = list(PcapReader(tmp_path / "lan.pcap"))
+    # RFC 5227 §2.3: ANNOUNCE_NUM = 2, ANNOUNCE_INTERVAL = 2 s; sender IP == target IP
+    assert [ts for ts, _ in frames] == [0.0, 2.0]
+    for _, frame in frames:
+        assert frame[12:14] == b"\x08\x06" and frame[28:32] == frame[38:42] == b"\x0a\0\0\x01"

@@ -30,6 +30,8 @@ class ArpConfig:
     max_queued_bytes: int = 212992
     #: bytes held across all unresolved addresses together
     max_total_queued_bytes: int = 1 << 20
+    announce_count: int = 2  # RFC 5227 §2.3 ANNOUNCE_NUM
+    announce_interval: float = 2.0  # RFC 5227 §2.3 ANNOUNCE_INTERVAL
 
 
 @dataclass(slots=True)

@@ -58,6 +58,7 @@ class EthernetLink:
         self.counters = EthernetStats()
         self._netif: NetIf | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._announce_timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None
         self._hwaddr = bytes(emac.hwaddr)
         self._multicast: set[bytes] = set()
@@ -96,6 +97,9 @@ class EthernetLink:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._announce_timer is not None:
+            self._announce_timer.cancel()
+            self._announce_timer = None
         self.arp.clear()
 
     def stats(self) -> dict[str, int]:
@@ -105,15 +109,28 @@ class EthernetLink:
         return out
 
     def addresses_changed(self) -> None:
-        """Announce every address with a gratuitous ARP (RFC 5227 §3 announcement)."""
+        """Announce every address: ANNOUNCE_NUM gratuitous ARPs ANNOUNCE_INTERVAL apart
+        (RFC 5227 §2.3), so neighbours holding a stale mapping update it."""
         netif = self._netif
         if netif is None:
             return
         self._broadcasts = frozenset({_LIMITED_BROADCAST, *(a.broadcast for a in netif.ipv4)})
-        if not self.is_up:
+        if self._announce_timer is not None:
+            self._announce_timer.cancel()
+            self._announce_timer = None
+        self._announce(self.arp.config.announce_count)
+
+    def _announce(self, remaining: int) -> None:
+        self._announce_timer = None
+        netif = self._netif
+        if netif is None or not self.is_up or not netif.ipv4 or remaining <= 0:
             return
         for addr in netif.ipv4:
             self._send_arp(ArpOp.REQUEST, BROADCAST, addr.address, _ZERO_MAC, addr.address)
+        if remaining > 1:
+            self._announce_timer = self.world.call_later(
+                self.arp.config.announce_interval, lambda: self._announce(remaining - 1)
+            )
 
     def join_multicast(self, group_mac: bytes) -> None:
         if group_mac not in self._multicast:
