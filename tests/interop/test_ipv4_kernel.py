@@ -354,6 +354,31 @@ def test_kernel_udp_datagrams_are_echoed_byte_exact(tap: TapDevice, real_world: 
     assert stats["ipv4"]["tx_fragments"] > big  # and the echoes leave in fragments
 
 
+def test_socat_udp_client_gets_every_datagram_echoed(tap: TapDevice, real_world: World) -> None:
+    """socat, the kernel-socket client the issue names: one process per datagram."""
+    lines = [f"datagram {i} " + "x" * (i * 157 % 1400) for i in range(10)]
+
+    async def main() -> tuple[list[str], int]:
+        async with netstack_on(tap, real_world) as iface:
+            echo = UdpEchoServer(iface)
+            echo.start()
+            got = []
+            for line in lines:
+                proc = await asyncio.create_subprocess_exec(
+                    *tap.argv(["socat", "-t", "0.3", "-T", "2", "-", f"UDP4:{OUR_IP}:7"]),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                out, _ = await asyncio.wait_for(proc.communicate(line.encode()), 10)
+                got.append(out.decode())
+            echo.stop()
+            return got, echo.stats.replies
+
+    got, replies = real_world.run(main())
+    assert got == lines
+    assert replies == len(lines)
+
+
 def test_kernel_udp_to_discard_gets_nothing_back(tap: TapDevice, real_world: World) -> None:
     async def main() -> tuple[str, int, int]:
         async with netstack_on(tap, real_world) as iface:
