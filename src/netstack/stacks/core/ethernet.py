@@ -14,8 +14,14 @@ from dataclasses import asdict, dataclass
 
 from netstack.drivers.emac.api import EMAC, Capabilities, RxFlags
 from netstack.runtime.world import World
+from netstack.stacks.core.acd import (
+    AcdConfig,
+    AddressAvailable,
+    AddressProbe,
+    DefenceTracker,
+)
 from netstack.stacks.core.arp import ArpCache, ArpConfig, ArpRequest
-from netstack.stacks.core.link import NetIf
+from netstack.stacks.core.link import NetIf, ProbeCallback
 from netstack.wire import DecodeError
 from netstack.wire.arp import ArpOp, ArpPacket
 from netstack.wire.ethernet import (
@@ -46,15 +52,29 @@ class EthernetStats:
     arp_tx: int = 0
     arp_replies_sent: int = 0
     arp_unresolved_drops: int = 0
+    acd_probes_sent: int = 0
+    acd_conflicts: int = 0
+    acd_defences: int = 0
+    acd_addresses_lost: int = 0
 
 
 class EthernetLink:
     """Adapts an :class:`~netstack.drivers.emac.api.EMAC` to a stack's :class:`NetIf`."""
 
-    def __init__(self, emac: EMAC, world: World, *, arp: ArpConfig | None = None) -> None:
+    def __init__(
+        self,
+        emac: EMAC,
+        world: World,
+        *,
+        arp: ArpConfig | None = None,
+        acd: AcdConfig | None = None,
+    ) -> None:
         self.emac = emac
         self.world = world
         self.arp = ArpCache(arp)
+        self.acd_config = acd or AcdConfig()
+        self._probes: dict[bytes, tuple[AddressProbe, ProbeCallback]] = {}
+        self._defence = DefenceTracker(self.acd_config)
         self.counters = EthernetStats()
         self._netif: NetIf | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -100,6 +120,7 @@ class EthernetLink:
         if self._announce_timer is not None:
             self._announce_timer.cancel()
             self._announce_timer = None
+        self._probes.clear()
         self.arp.clear()
 
     def stats(self) -> dict[str, int]:
@@ -193,6 +214,10 @@ class EthernetLink:
 
     def _arm_timer(self) -> None:
         when = self.arp.get_timer()
+        for probe, _ in self._probes.values():
+            deadline = probe.get_timer()
+            if deadline is not None and (when is None or deadline < when):
+                when = deadline
         if when == self._timer_when:
             return
         if self._timer is not None:
@@ -205,11 +230,52 @@ class EthernetLink:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_when = None
-        failed = self.arp.handle_timer(self.world.now())
+        now = self.world.now()
+        if self._probes:
+            self._run_probes(now, timer=True)
+        failed = self.arp.handle_timer(now)
         for ip, dropped in failed:
             self.counters.arp_unresolved_drops += len(dropped)
             log.debug("ARP gave up on %s, dropped %d packets", ip.hex(), len(dropped))
         self._flush_arp()
+
+    # -- address conflict detection (RFC 5227) -------------------------------------------
+    def probe_address(self, address: bytes, callback: ProbeCallback) -> None:
+        """Probe ``address`` (RFC 5227 §2.1); ``callback(ok, other_mac)`` when decided."""
+        address = bytes(address)
+        probe = AddressProbe(address, self._hwaddr, self.world.rng, self.acd_config)
+        probe.start(self.world.now())
+        self._probes[address] = (probe, callback)
+        self._arm_timer()
+
+    def _run_probes(self, now: float, *, timer: bool) -> None:
+        for address, (probe, callback) in list(self._probes.items()):
+            if timer:
+                probe.handle_timer(now)
+            for _ in probe.packets_to_send(now):
+                self.counters.acd_probes_sent += 1
+                self._send_arp(ArpOp.REQUEST, BROADCAST, _ZERO_IP, _ZERO_MAC, address)
+            event = probe.next_event()
+            if event is None:
+                continue
+            del self._probes[address]
+            if isinstance(event, AddressAvailable):
+                callback(True, None)
+            else:
+                self.counters.acd_conflicts += 1
+                callback(False, event.other_mac)
+        self._arm_timer()
+
+    def _defend(self, netif: NetIf, address: bytes, now: float) -> None:
+        """Another host claims one of our addresses (RFC 5227 §2.4 (b))."""
+        if self._defence.conflict(address, now):
+            self.counters.acd_defences += 1
+            self._send_arp(ArpOp.REQUEST, BROADCAST, address, _ZERO_MAC, address)
+            return
+        self.counters.acd_addresses_lost += 1
+        log.debug("address %s lost to a conflict", address.hex())
+        if netif.on_address_conflict is not None:
+            netif.on_address_conflict(netif, address)
 
     # -- input ----------------------------------------------------------------------------
     def _link_state(self, up: bool) -> None:
@@ -258,10 +324,17 @@ class EthernetLink:
             c.rx_malformed += 1
             return
         sender_ip = arp.sender_ip
+        now = self.world.now()
+        if self._probes and arp.sender_mac != self._hwaddr:
+            for probe, _ in self._probes.values():
+                probe.receive(arp.op, arp.sender_mac, sender_ip, arp.target_ip, now)
+            self._run_probes(now, timer=False)
         if arp.sender_mac == self._hwaddr or sender_ip == _ZERO_IP:
             return  # our own, or another host's RFC 5227 probe: nothing to learn
+        if any(a.address == sender_ip for a in netif.ipv4):
+            self._defend(netif, sender_ip, now)
+            return
         ours = any(a.address == arp.target_ip for a in netif.ipv4)
-        now = self.world.now()
         for packet in self.arp.learn(sender_ip, arp.sender_mac, now, create=ours):
             self._send(arp.sender_mac, EtherType.IPV4, packet)
         self._arm_timer()

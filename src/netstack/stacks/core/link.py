@@ -17,6 +17,8 @@ from netstack.drivers.emac.api import Capabilities, RxFlags
 
 Ipv4Input = Callable[["NetIf", memoryview, RxFlags], None]
 LinkStateHook = Callable[["NetIf", bool], None]
+AddressConflictHook = Callable[["NetIf", bytes], None]
+ProbeCallback = Callable[[bool, bytes | None], None]
 
 
 class Verdict(enum.Enum):
@@ -57,6 +59,11 @@ class LinkAdapter(Protocol):
         ...
 
     def stats(self) -> dict[str, int]: ...
+
+    def probe_address(self, address: bytes, callback: ProbeCallback) -> None:
+        """Check that ``address`` is free before use (RFC 5227 on Ethernet); ``callback``
+        gets (True, None) when it is, (False, other MAC or None) on a conflict."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,8 @@ class NetIf:
     input_ipv4: Ipv4Input = _ignore_input
     #: Installed by the stack: called when the link's carrier changes.
     on_link_state: LinkStateHook | None = None
+    #: Installed by the stack: an address of ours was lost to a conflict (RFC 5227 §2.4).
+    on_address_conflict: AddressConflictHook | None = None
 
     @property
     def mtu(self) -> int:

@@ -60,7 +60,10 @@ class CoreStack:
         self.ipv4.handlers[IpProto.UDP] = self.udp.input
         self._link_listeners: list[LinkStateListener] = []
         self._loopback: NetIf | None = None
+        #: servers added by the application (most recent first, as Mbed's add_dns_server)
         self.dns_servers: list[SocketAddress] = []
+        #: servers learned per source (DHCP on an interface, RDNSS, IPCP)
+        self.learned_dns: dict[str, list[SocketAddress]] = {}
 
     @property
     def world(self) -> World:
@@ -329,7 +332,25 @@ class CoreStack:
         raise DnsFailureError(f"cannot resolve {host!r}: no DNS resolver on this stack yet")
 
     def add_dns_server(self, address: SocketAddress) -> None:
+        if not address.port:
+            address = address.with_port(53)
+        if address in self.dns_servers:
+            self.dns_servers.remove(address)
         self.dns_servers.insert(0, address)
+
+    def set_learned_dns(self, source: str, servers: list[SocketAddress]) -> None:
+        """Replace the DNS servers learned from ``source`` (e.g. DHCP on an interface)."""
+        if servers:
+            self.learned_dns[source] = list(servers)
+        else:
+            self.learned_dns.pop(source, None)
+
+    def get_dns_servers(self) -> list[SocketAddress]:
+        """Every DNS server to try, in order: the application's, then the learned ones."""
+        out = list(self.dns_servers)
+        for servers in self.learned_dns.values():
+            out.extend(s for s in servers if s not in out)
+        return out
 
 
 class _IcmpHandle:
