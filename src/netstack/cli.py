@@ -53,8 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         "ip link set tap0 up`). Answers ping and the chosen services until interrupted.",
     )
     up.add_argument("--tap", required=True, metavar="NAME", help="TAP device name")
-    up.add_argument("--ip", required=True, metavar="A.B.C.D/N", help="address and prefix")
-    up.add_argument("--gateway", metavar="G", help="default gateway")
+    addressing = up.add_mutually_exclusive_group(required=True)
+    addressing.add_argument("--ip", metavar="A.B.C.D/N", help="static address and prefix")
+    addressing.add_argument("--dhcp", action="store_true", help="get an address by DHCP")
+    up.add_argument("--gateway", metavar="G", help="default gateway (with --ip)")
+    up.add_argument("--hostname", metavar="NAME", help="host name sent to the DHCP server")
+    up.add_argument(
+        "--dhcp-timeout", type=float, default=60.0, metavar="S", help="give up on DHCP after S s"
+    )
     up.add_argument(
         "--serve",
         default="",
@@ -100,14 +106,22 @@ async def run_up(args: argparse.Namespace) -> int:
     if unknown:
         print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    ip, prefix = parse_ipv4_interface(args.ip)
     loop = asyncio.get_running_loop()
     world = World(loop, seed=args.seed if args.seed is not None else 0)
     tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
     emac = wrap_driver(tap, world, args)
     iface = EthernetInterface(emac, world=world, name=args.tap)
-    iface.set_network(".".join(map(str, ip)), prefix, args.gateway)
+    if args.dhcp:
+        if args.hostname:
+            iface.set_hostname(args.hostname)
+        iface.dhcp_timeout = args.dhcp_timeout
+        iface.add_dhcp_listener(lambda event: print(describe_dhcp_event(event), flush=True))
+    else:
+        ip, prefix = parse_ipv4_interface(args.ip)
+        iface.set_network(".".join(map(str, ip)), prefix, args.gateway)
     await iface.connect()
+    primary = iface.netif.primary_ipv4
+    prefix = primary.prefix_len if primary else 0
     running = []
     for name in services:
         server = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
@@ -145,6 +159,26 @@ async def run_up(args: argparse.Namespace) -> int:
     if isinstance(emac, PcapTap):
         emac.close()
     return 0
+
+
+def _ips(addresses: Sequence[bytes]) -> str:
+    return ",".join(".".join(map(str, ip)) for ip in addresses) or "-"
+
+
+def describe_dhcp_event(event: object) -> str:
+    """One line for a DHCP client event (``netstack up --dhcp`` prints them as they come)."""
+    from netstack.stacks.ip.dhcp_client import Lease
+
+    lease = getattr(event, "lease", None)
+    name = type(event).__name__
+    if isinstance(lease, Lease):
+        return (
+            f"dhcp {name}: {_ips([lease.address])}/{lease.prefix_len} "
+            f"router {_ips(lease.routers)} dns {_ips(lease.dns_servers)} "
+            f"domain {lease.domain or '-'} lease {lease.lease_time:.0f} s "
+            f"server {_ips([lease.server_id])}"
+        )
+    return f"dhcp {name}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

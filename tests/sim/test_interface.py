@@ -6,10 +6,10 @@ import pytest
 
 from netstack.drivers.emac.virtual import VirtualSegment
 from netstack.errors import (
+    DhcpFailureError,
     IsConnectedError,
     NoConnectionError,
     ParameterError,
-    UnsupportedError,
 )
 from netstack.interfaces import ConnectionStatus, EthernetInterface
 from netstack.runtime import World
@@ -45,10 +45,12 @@ def test_status_sequence_and_addresses():
     assert iface.ip_address is None
 
 
-def test_dhcp_default_is_a_clear_unsupported_error():
+def test_dhcp_is_the_default_and_fails_clearly_without_a_server():
     world, _, iface = make()
-    with pytest.raises(UnsupportedError, match="set_network"):
+    assert iface.dhcp
+    with pytest.raises(DhcpFailureError, match=r"no DHCP lease after 60\.0 s"):
         world.run(iface.connect())
+    assert world.now() == pytest.approx(60.0)
     assert iface.status is ConnectionStatus.DISCONNECTED
 
 
