@@ -7,19 +7,29 @@ Set-up (root; everything inside namespaces this script creates and deletes):
 - ``nsb_<pid>_v1`` / ``nsb_<pid>_v2``: a veth pair, 10.88.0.1 and 10.88.0.2, with a
   Python kernel-socket UDP echo loop (``udp_rr.py server``) on 10.88.0.2:7 — the
   kernel-to-kernel reference measured in the same run.
+- ``nsb_<pid>_py``: a TAP ``tap77`` (PyTCP only takes names starting with ``tap``) with
+  10.77.0.1/24, and PyTCP (PyPI ``pytcp``, another pure-Python stack) on 10.77.0.2/24 — the
+  pure-Python reference measured in the same run. ``pytcp_peer.py`` drives it in its
+  supported shape: its daemon owns the TAP (static IPv4, IPv6 off, per-packet console
+  logging off), and a separate process serves UDP echo on port 7 through ``pytcp.client``
+  (PyTCP has no built-in echo service). PyTCP 3.0.9 needs Python >= 3.14, so it runs on the
+  runtime ``pytcp_runtime.py`` provisions (``make bench`` puts it in ``.venv/pytcp``); where
+  there is none, its rows say "not installed" and the rest is measured as usual.
 
 Measurements:
 
 - ICMP echo RTT with ``ping -i 0.002 -q`` (56 B x 1000 and 8000 B, fragmented, x 200) to
-  netstack over the TAP and, for reference, kernel to kernel over the veth pair.
+  netstack over the TAP and, for reference, to PyTCP over its TAP and kernel to kernel over
+  the veth pair.
 - UDP echo round trips per second: ``udp_rr.py client`` (a closed loop on a kernel UDP
   socket, 64-byte payload, 1 and 8 requests in flight) for ``SECONDS`` per run, against
-  netstack over the TAP and against the kernel echo loop over the veth; ``REPEATS``
-  interleaved runs per case, median shown. The server's CPU use over a run (from
-  ``/proc/PID/stat``) gives its cost per round trip. Each case runs twice: placed by the
-  scheduler on the 2 cores, and with client and server pinned to one core. On this VM the
-  2-core rates swing by +-30 % from run to run (cross-vCPU wake-ups); the 1-core rows and
-  the server's µs per round trip are the stable numbers to track.
+  netstack over the TAP, PyTCP over its TAP and the kernel echo loop over the veth;
+  ``REPEATS`` interleaved runs per case, median shown. The server's CPU use over a run (from
+  ``/proc/PID/stat``; for PyTCP its daemon and echo process together) gives its cost per
+  round trip. Each case runs twice: placed by the scheduler on the 2 cores, and with client
+  and server (every thread of it) pinned to one core. On this VM the 2-core rates swing by
+  +-30 % from run to run (cross-vCPU wake-ups); the 1-core rows and the server's µs per
+  round trip are the stable numbers to track.
 
 Run ``python benchmarks/bench_tap.py`` as root (``--quick`` for a smoke run).
 ``--profile FILE`` runs netstack under cProfile and only loads it with UDP echo (rates are
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -39,17 +50,32 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 UDP_RR = HERE / "udp_rr.py"
+PYTCP_PEER = HERE / "pytcp_peer.py"
 
 TAP = "nsbtap0"
 TAP_HOST_IP = "10.77.0.1"
 NETSTACK_IP = "10.77.0.2"
+PYTCP_TAP = "tap77"  # PyTCP's daemon picks TAP or TUN by the name's first three letters
+PYTCP_IP = "10.77.0.2"  # in its own namespace, like netstack's
+PYTCP_MAC = "02:00:00:77:00:02"
+PYTCP_PATH = "PyTCP over TAP"
+PYTCP_SETUP = (
+    "its daemon (`pytcp.daemon.run_daemon`: static IPv4, IPv6 off, per-packet console "
+    "logging off) owns the TAP; UDP echo is a separate process on its `pytcp.client` API "
+    "(`pytcp_peer.py`), whose datagrams the daemon relays over a socketpair. Server CPU "
+    "counts both processes."
+)
+#: Where ``make bench`` provisions PyTCP's interpreter (``pytcp_runtime.py``), relative to
+#: the venv running this script; ``PYTCP_PYTHON`` in the environment overrides it.
+PYTCP_RUNTIME = Path("pytcp") / "bin" / "python"
 VETH1, VETH2 = "nsbveth1", "nsbveth2"
 VETH1_IP, VETH2_IP = "10.88.0.1", "10.88.0.2"
 ECHO_PORT = 7
@@ -102,11 +128,11 @@ def delete_netns(name: str) -> None:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
-def make_tap_ns(ns: str) -> None:
+def make_tap_ns(ns: str, tap: str = TAP) -> None:
     add_netns(ns)
-    sh("ip", "-n", ns, "tuntap", "add", "dev", TAP, "mode", "tap")
-    sh("ip", "-n", ns, "addr", "add", f"{TAP_HOST_IP}/24", "dev", TAP)
-    sh("ip", "-n", ns, "link", "set", TAP, "up")
+    sh("ip", "-n", ns, "tuntap", "add", "dev", tap, "mode", "tap")
+    sh("ip", "-n", ns, "addr", "add", f"{TAP_HOST_IP}/24", "dev", tap)
+    sh("ip", "-n", ns, "link", "set", tap, "up")
 
 
 def make_veth_pair(ns1: str, ns2: str) -> None:
@@ -156,10 +182,17 @@ def stop(proc: subprocess.Popen[bytes] | None) -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    """User + system CPU time of a process so far, all its threads (``/proc/PID/stat``)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def set_affinity(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of a process (``sched_setaffinity`` on a PID moves one thread)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), cpus)
 
 
 def start_netstack(ns: str, duration: float, profile: str | None = None) -> subprocess.Popen[bytes]:
@@ -207,6 +240,69 @@ def start_kernel_echo(ns: str) -> subprocess.Popen[bytes]:
     return proc
 
 
+def find_pytcp() -> tuple[str | None, str]:
+    """PyTCP's interpreter and ``pytcp VERSION on Python VERSION``, or None and why not.
+
+    Tried in order: ``$PYTCP_PYTHON``; this interpreter if it imports ``pytcp``; the runtime
+    ``make bench`` provisions beside this venv (``pytcp_runtime.py``).
+    """
+    candidates = []
+    if os.environ.get("PYTCP_PYTHON"):
+        candidates.append(os.environ["PYTCP_PYTHON"])
+    else:
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec("pytcp") is not None:
+                candidates.append(sys.executable)
+        for prefix in (Path(sys.prefix), HERE.parent / ".venv"):
+            if (prefix / PYTCP_RUNTIME).exists():
+                candidates.append(str(prefix / PYTCP_RUNTIME))
+    if not candidates:
+        return None, "not installed (`make bench` provisions it; see pytcp_runtime.py)"
+    try:
+        proc = subprocess.run(
+            [candidates[0], str(PYTCP_PEER), "version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"not installed ({candidates[0]}: {exc})"
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return None, f"not installed ({candidates[0]}: {why})"
+    pytcp_version, python_version = proc.stdout.split()
+    return candidates[0], f"pytcp {pytcp_version} on Python {python_version} ({candidates[0]})"
+
+
+def start_pytcp(
+    ns: str, python: str, ipc_socket: str
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """PyTCP's daemon on ``PYTCP_TAP`` in ``ns`` and its UDP echo app; once both are up."""
+    daemon = subprocess.Popen(
+        in_ns(ns, python, str(PYTCP_PEER), "daemon", "--tap", PYTCP_TAP, "--ip",
+              f"{PYTCP_IP}/24", "--mac", PYTCP_MAC, "--ipc-socket", ipc_socket),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    echo = None
+    try:
+        # Its boot probes the address (RFC 5227 ACD) for a few seconds first.
+        wait_for_line(daemon, b"pytcp up", 60.0)
+        echo = subprocess.Popen(
+            [python, str(PYTCP_PEER), "echo", "--ipc-socket", ipc_socket, "--port",
+             str(ECHO_PORT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for_line(echo, b"ready", 30.0)
+    except BaseException:
+        stop(echo)
+        stop(daemon)
+        raise
+    return daemon, echo
+
+
 @contextlib.contextmanager
 def namespaces(*names: str) -> Iterator[None]:
     """Delete the namespaces on the way out, whatever happened."""
@@ -248,10 +344,16 @@ def ping(ns: str, target: str, count: int, size: int) -> dict[str, Any]:
 
 
 def udp_round_trips(
-    ns: str, host: str, inflight: int, seconds: float, server_pid: int, cpus: set[int] | None
+    ns: str,
+    host: str,
+    inflight: int,
+    seconds: float,
+    server_pids: Sequence[int],
+    cpus: set[int] | None,
 ) -> dict[str, Any]:
     """Run the closed-loop client in ``ns``; rate plus the server's CPU per round trip.
 
+    ``server_pids``: the processes that make up the server (their CPU time is summed).
     ``cpus``: pin the client and the server to these CPUs for the run (None: the scheduler
     places them).
     """
@@ -259,9 +361,10 @@ def udp_round_trips(
     cmd += ["--seconds", str(seconds), "--inflight", str(inflight), "--size", str(PAYLOAD)]
     everywhere = os.sched_getaffinity(0)
     if cpus is not None:
-        os.sched_setaffinity(server_pid, cpus)
+        for pid in server_pids:
+            set_affinity(pid, cpus)
     try:
-        cpu0 = cpu_seconds(server_pid)
+        cpu0 = sum(cpu_seconds(pid) for pid in server_pids)
         proc = subprocess.run(
             cmd,
             capture_output=True,
@@ -270,10 +373,11 @@ def udp_round_trips(
             check=False,
             preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
         )
-        cpu1 = cpu_seconds(server_pid)
+        cpu1 = sum(cpu_seconds(pid) for pid in server_pids)
     finally:
         if cpus is not None:
-            os.sched_setaffinity(server_pid, everywhere)
+            for pid in server_pids:
+                set_affinity(pid, everywhere)
     if proc.returncode != 0:
         raise SetupError(f"udp client: exit {proc.returncode}: {proc.stderr.strip()}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -329,21 +433,41 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     pings = tuple((size, max(20, count // 10) if quick else count) for size, count in PINGS)
     pid = os.getpid()
     ns_tap, ns_v1, ns_v2 = f"nsb_{pid}", f"nsb_{pid}_v1", f"nsb_{pid}_v2"
+    ns_py = f"nsb_{pid}_py"
+    pytcp_python, pytcp_info = find_pytcp()
     rows = []
-    netstack = echo = None
+    netstack = echo = pytcp_daemon = pytcp_echo = None
     final = ""
-    with namespaces(ns_tap, ns_v1, ns_v2):
+    #: The optional reference paths that could not be measured, and why.
+    missing: dict[str, str] = {}
+    with namespaces(ns_tap, ns_v1, ns_v2, ns_py), tempfile.TemporaryDirectory() as tmp:
         try:
             make_veth_pair(ns_v1, ns_v2)
             make_tap_ns(ns_tap)
             echo = start_kernel_echo(ns_v2)
             netstack = start_netstack(ns_tap, duration=600)
-            paths = (
-                ("netstack over TAP", ns_tap, NETSTACK_IP, netstack.pid),
-                ("kernel over veth", ns_v1, VETH2_IP, echo.pid),
-            )
+            if pytcp_python is None:
+                missing[PYTCP_PATH] = pytcp_info
+            else:
+                try:
+                    make_tap_ns(ns_py, PYTCP_TAP)
+                    ipc_socket = os.path.join(tmp, "pytcp.sock")
+                    pytcp_daemon, pytcp_echo = start_pytcp(ns_py, pytcp_python, ipc_socket)
+                except SetupError as exc:
+                    missing[PYTCP_PATH] = f"failed to start: {exc}"
+            paths: list[tuple[str, str, str, tuple[int, ...]]] = [
+                ("netstack over TAP", ns_tap, NETSTACK_IP, (netstack.pid,)),
+                (PYTCP_PATH, ns_py, PYTCP_IP, ()),
+                ("kernel over veth", ns_v1, VETH2_IP, (echo.pid,)),
+            ]
+            if pytcp_daemon is not None and pytcp_echo is not None:
+                paths[1] = (PYTCP_PATH, ns_py, PYTCP_IP, (pytcp_daemon.pid, pytcp_echo.pid))
             for size, count in pings:
                 for path, ns, target, _ in paths:
+                    if path in missing:
+                        rows.append({"section": "rtt", "path": path, "size": size,
+                                     "missing": missing[path]})  # fmt: skip
+                        continue
                     row = ping(ns, target, count, size)
                     rows.append({"section": "rtt", "path": path, **row})
             # Interleaved repeats, so slow phases of the machine hit every case alike.
@@ -351,26 +475,35 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             for _ in range(repeats):
                 for placement, cpus in PLACEMENTS:
                     for inflight in INFLIGHT:
-                        for path, ns, target, server_pid in paths:
-                            run = udp_round_trips(ns, target, inflight, seconds, server_pid, cpus)
-                            runs.setdefault((placement, path, inflight), []).append(run)
+                        for path, ns, target, server_pids in paths:
+                            key = (placement, path, inflight)
+                            runs.setdefault(key, [])
+                            if path in missing:
+                                continue
+                            run = udp_round_trips(ns, target, inflight, seconds, server_pids, cpus)
+                            runs[key].append(run)
             for (placement, path, inflight), results in runs.items():
-                rows.append(
-                    {
-                        "section": "udp",
-                        "placement": placement,
-                        "path": path,
-                        "inflight": inflight,
-                        "seconds": seconds,
-                        **summarize(results),
-                    }
-                )
+                row = {"section": "udp", "placement": placement, "path": path}
+                row.update(inflight=inflight, seconds=seconds)
+                if path in missing:
+                    row["missing"] = missing[path]
+                else:
+                    row.update(summarize(results))
+                rows.append(row)
         finally:
             final = stop(netstack)
             stop(echo)
+            stop(pytcp_echo)
+            pytcp_final = stop(pytcp_daemon)
     stats = [line for line in final.splitlines() if line.startswith("rx ")]
     if stats:
         rows.append({"section": "info", "text": f"netstack counters at exit: {stats[-1]}"})
+    if PYTCP_PATH not in missing:
+        rows.append({"section": "info", "text": f"{PYTCP_PATH}: {pytcp_info}; {PYTCP_SETUP}"})
+        tail = pytcp_final.strip().splitlines()[-3:]
+        if tail:
+            text = "PyTCP daemon said at exit: " + " / ".join(tail)
+            rows.append({"section": "info", "text": text})
     rows.extend(target_rows(rows))
     print(format_table(rows))
     return rows
@@ -419,7 +552,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        if r["section"] == "rtt":
+        if r["section"] == "rtt" and "missing" in r:
+            lines.append(f"| {r['size']} B | {r['path']} | - | {r['missing']} | | | | |")
+        elif r["section"] == "rtt":
             lines.append(
                 f"| {r['size']} B | {r['path']} | {r['count']} | {r['min_ms']:.3f} "
                 f"| {r['avg_ms']:.3f} | {r['max_ms']:.3f} | {r['mdev_ms']:.3f} "
@@ -427,14 +562,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             )
     udp = [r for r in rows if r["section"] == "udp"]
     if udp:
+        runs = max(r.get("runs", 0) for r in udp)
         lines += [
             "",
             f"UDP echo round trips, {PAYLOAD}-byte payload: a closed-loop Python client on a "
             "kernel UDP socket (`udp_rr.py client`), median of "
-            f"{udp[0]['runs']} interleaved runs of {udp[0]['seconds']:g} s (range in "
-            "brackets). Reference server: a Python kernel-socket echo loop (`recvfrom`/"
-            "`sendto`, `udp_rr.py server`) on the veth peer. *2 cores*: the scheduler "
-            "places client and server; *1 core*: both pinned to CPU 0, so the rate is "
+            f"{runs} interleaved runs of {udp[0]['seconds']:g} s (range in "
+            "brackets). Reference servers: a Python kernel-socket echo loop (`recvfrom`/"
+            "`sendto`, `udp_rr.py server`) on the veth peer, and PyTCP (set-up below). "
+            "*2 cores*: the scheduler places client and server; *1 core*: both pinned to "
+            "CPU 0, so the rate is "
             "bounded by the sum of their CPU costs. CPU = share of one core during the run; "
             "µs/RT = CPU time per round trip.",
             "",
@@ -443,6 +580,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in udp:
+            if "missing" in r:
+                lines.append(
+                    f"| {r['placement']} | {r['path']} | {r['inflight']} | {r['missing']} "
+                    "| | | | | |"
+                )
+                continue
             lines.append(
                 f"| {r['placement']} | {r['path']} | {r['inflight']} | {r['rate']:,.0f} "
                 f"[{r['rate_min']:,.0f}-{r['rate_max']:,.0f}] | {r['lost']} "
@@ -472,7 +615,7 @@ def profile_udp(path: str, inflight: int, seconds: float, cpus: set[int] | None)
         try:
             make_tap_ns(ns)
             netstack = start_netstack(ns, duration=seconds + 120, profile=path)
-            row = udp_round_trips(ns, NETSTACK_IP, inflight, seconds, netstack.pid, cpus)
+            row = udp_round_trips(ns, NETSTACK_IP, inflight, seconds, (netstack.pid,), cpus)
             print(json.dumps(row))
         finally:
             print(stop(netstack).strip())

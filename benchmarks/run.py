@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import datetime
 import importlib
+import importlib.util
 import inspect
 import os
 import platform
@@ -55,7 +56,7 @@ def git_revision() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(HERE), "status", "--porcelain", "--", "src"],
+            ["git", "-C", str(HERE), "status", "--porcelain", "--", str(HERE.parent / "src")],
             capture_output=True,
             text=True,
             check=True,
@@ -65,13 +66,31 @@ def git_revision() -> str:
     return f"{rev} (src modified)" if dirty else rev
 
 
+def netstack_elsewhere() -> str | None:
+    """Where ``netstack`` is imported from, if not this tree's ``src/`` (e.g. PYTHONPATH)."""
+    try:
+        spec = importlib.util.find_spec("netstack")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    src = Path(spec.origin).resolve().parent.parent
+    return None if src == (HERE.parent / "src").resolve() else str(src)
+
+
 def machine_info() -> list[str]:
+    elsewhere = netstack_elsewhere()
     return [
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- kernel: {platform.release()} ({platform.machine()})",
         f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs",
         f"- Python: {sys.version.split()[0]} ({platform.python_implementation()})",
         f"- netstack revision: {git_revision()}",
+        *(
+            [f"- netstack measured: imported from {elsewhere}, not this tree's src/"]
+            if elsewhere
+            else []
+        ),
     ]
 
 
