@@ -1,4 +1,8 @@
-"""NetworkInterface: connect/disconnect, connection status and its callbacks, addresses.
+"""NetworkInterface: connect/disconnect, connection status and its callbacks, addresses, DNS.
+
+An interface is also the application's DNS provider (as in Mbed): it installs the Socket
+API's resolver on its stack, so interfaces sit above :mod:`netstack.socket` in the
+dependency order (sockets never import interfaces; they only call ``get_stack()``).
 
 Follows Mbed OS's ``NetworkInterface``: the status moves CONNECTING → (LOCAL_UP) →
 GLOBAL_UP → … → DISCONNECTED, every change is reported to the attached callback and to
@@ -12,10 +16,11 @@ import asyncio
 import enum
 from collections.abc import Callable
 
-from netstack.address import SocketAddress
-from netstack.errors import NetworkTimeoutError
+from netstack.address import IpVersion, SocketAddress
+from netstack.errors import NetworkError, NetworkTimeoutError
 from netstack.runtime.bridge import Runtime
 from netstack.runtime.world import World
+from netstack.socket.dns import Resolver
 from netstack.stacks.core.stack import CoreStack
 
 
@@ -38,6 +43,11 @@ class NetworkInterface:
 
     def __init__(self, stack: CoreStack) -> None:
         self._stack = stack
+        if not isinstance(stack.resolver, Resolver):
+            stack.resolver = Resolver(stack, server_source=stack.get_dns_servers)
+        self._resolver: Resolver = stack.resolver
+        self._dns_ops: dict[int, asyncio.Task[None]] = {}
+        self._next_op = 0
         self._status = ConnectionStatus.DISCONNECTED
         self._attached: StatusCallback | None = None
         self._listeners: list[StatusCallback] = []
@@ -150,12 +160,64 @@ class NetworkInterface:
         addr = self.get_gateway()
         return addr.ip if addr else None
 
-    # -- DNS -------------------------------------------------------------------------------
-    def gethostbyname(self, host: str) -> SocketAddress:
-        return self._stack.gethostbyname(host)
+    # -- DNS (Mbed: a NetworkInterface is a DNS provider) -------------------------------------
+    @property
+    def resolver(self) -> Resolver:
+        """The stack's resolver: asks the application's servers, then those learned from
+        DHCP; caches answers by TTL."""
+        return self._resolver
+
+    async def gethostbyname(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> SocketAddress:
+        """The first address of ``host``: a literal needs no traffic; DnsFailureError if the
+        name cannot be resolved, ParameterError if it is not a valid name."""
+        return await self._stack.gethostbyname(host, version)
+
+    async def getaddrinfo(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> list[SocketAddress]:
+        return await self._stack.getaddrinfo(host, version)
+
+    def gethostbyname_async(
+        self,
+        host: str,
+        callback: Callable[[SocketAddress | NetworkError], None],
+        version: IpVersion = IpVersion.UNSPEC,
+    ) -> int:
+        """Mbed's callback form: returns an operation id for
+        :meth:`gethostbyname_async_cancel`; ``callback`` gets the address or the error (it is
+        never called for a cancelled operation)."""
+        self._next_op += 1
+        op = self._next_op
+
+        async def run() -> None:
+            try:
+                result: SocketAddress | NetworkError = await self.gethostbyname(host, version)
+            except NetworkError as exc:
+                result = exc
+            self._dns_ops.pop(op, None)
+            callback(result)
+
+        self._dns_ops[op] = self.world.loop.create_task(run())
+        return op
+
+    def gethostbyname_async_cancel(self, op: int) -> bool:
+        task = self._dns_ops.pop(op, None)
+        if task is None:
+            return False
+        task.cancel()
+        return True
 
     def add_dns_server(self, address: SocketAddress | str) -> None:
-        self._stack.add_dns_server(SocketAddress(address))
+        """Put a DNS server first in the list (Mbed ``add_dns_server``)."""
+        self._stack.add_dns_server(
+            SocketAddress(address, 53) if isinstance(address, str) else address
+        )
+
+    def get_dns_server(self, index: int) -> SocketAddress:
+        """The ``index``-th server asked (ParameterError past the end)."""
+        return self._resolver.get_server(index)
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

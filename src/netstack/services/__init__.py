@@ -1,6 +1,16 @@
 """Applications networks need, written on the Socket API only."""
 
+from netstack.services.dhcp_server import DhcpServer, DhcpServerConfig
+from netstack.services.dns_server import DnsServer
 from netstack.services.echo import UdpDiscardServer, UdpEchoServer
 from netstack.services.ping import PingResult, ping
 
-__all__ = ["PingResult", "UdpDiscardServer", "UdpEchoServer", "ping"]
+__all__ = [
+    "DhcpServer",
+    "DhcpServerConfig",
+    "DnsServer",
+    "PingResult",
+    "UdpDiscardServer",
+    "UdpEchoServer",
+    "ping",
+]

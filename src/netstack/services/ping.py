@@ -90,7 +90,7 @@ async def ping(
     if count < 1 or size < _STAMP.size or interval < 0 or timeout <= 0:
         raise ValueError("count >= 1, size >= 8, interval >= 0 and timeout > 0 required")
     stack = resolve_stack(target)
-    address = host if isinstance(host, SocketAddress) else stack.gethostbyname(host)
+    address = host if isinstance(host, SocketAddress) else await stack.gethostbyname(host)
     loop = stack.world.loop
     result = PingResult(address.ip)
     outstanding: dict[int, float] = {}

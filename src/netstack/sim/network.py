@@ -12,6 +12,7 @@ generator. The same seed gives the same packets, bit for bit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable
 from pathlib import Path
@@ -79,13 +80,14 @@ class Network:
         self,
         name: str,
         segment: VirtualSegment,
-        address: str,
+        address: str | None = None,
         *,
         gateway: str | None = None,
         params: LinkParams | None = None,
         mtu: int = 1500,
     ) -> Host:
-        """A host with one interface ``address`` ("10.0.0.1/24") on ``segment``."""
+        """A host with one interface on ``segment``: static ``address`` ("10.0.0.1/24"),
+        or DHCP when ``address`` is None (its ``start()`` then waits for a lease)."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} exists")
         host = Host(name, IpStack(self.world))
@@ -109,15 +111,18 @@ class Network:
         self,
         host: Host,
         segment: VirtualSegment,
-        address: str,
+        address: str | None,
         params: LinkParams | None,
         gateway: str | None,
         mtu: int,
     ) -> EthernetInterface:
-        ip, prefix = parse_ipv4_interface(address)
         emac = segment.add_port(params=params, mtu=mtu)
         iface = EthernetInterface(emac, stack=host.stack, name=f"{host.name}.{segment.name}")
-        iface.set_network(".".join(map(str, ip)), prefix, gateway)
+        if address is not None:
+            ip, prefix = parse_ipv4_interface(address)
+            iface.set_network(".".join(map(str, ip)), prefix, gateway)
+        else:
+            iface.set_hostname(host.name)
         host.interfaces.append(iface)
         return iface
 
@@ -131,9 +136,24 @@ class Network:
         host.stack.add_route(net, prefix, gw, route.interface)
 
     async def start(self) -> None:
-        """Connect every interface of every host."""
+        """Connect every interface of every host: static ones first (servers and routers),
+        then the DHCP clients, together. To start services (a DHCP server) in between, call
+        :meth:`start_static` and :meth:`start_dhcp` yourself."""
+        await self.start_static()
+        await self.start_dhcp()
+
+    async def start_static(self) -> None:
+        """Connect every statically configured interface."""
         for host in self.hosts.values():
-            await host.start()
+            for iface in host.interfaces:
+                if not iface.dhcp:
+                    await iface.connect()
+
+    async def start_dhcp(self) -> None:
+        """Connect every DHCP interface, concurrently; returns when all are bound."""
+        await asyncio.gather(
+            *(i.connect() for h in self.hosts.values() for i in h.interfaces if i.dhcp)
+        )
 
     def run(self, main: Awaitable[T]) -> T:
         return self.world.run(main)

@@ -8,8 +8,11 @@ router to a lab subnet reached over a slower, lossy link where an echo server li
               │        │          └─ display
               │     gateway ── lab (2 ms, 2% loss) ── lab-server (UDP echo)
 
-Every LAN node pings every other LAN node, then exchanges UDP echo with the lab server
-(one datagram of 8000 bytes, fragmented and reassembled on the way).
+The LAN nodes get their addresses, router and DNS server from a DHCP server on the
+gateway (with RFC 5227 conflict detection); the lab server also serves DNS for the
+``demo.test`` zone. Every LAN node pings every other LAN node, resolves
+``echo.demo.test`` (a CNAME to the lab server) and exchanges UDP echo with it (one
+datagram of 8000 bytes, fragmented and reassembled on the way).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netstack.drivers.wrappers.impair import LinkParams
-from netstack.errors import NetworkTimeoutError
+from netstack.errors import NetworkError, NetworkTimeoutError
+from netstack.services.dhcp_server import DhcpServer, DhcpServerConfig
+from netstack.services.dns_server import DnsServer
 from netstack.services.echo import UdpEchoServer
 from netstack.services.ping import PingResult, ping
 from netstack.sim.network import Host, Network
 from netstack.socket.udp import UDPSocket
+from netstack.stacks.ip.dhcp_client import Lease
 
 LAN_PORT = LinkParams(latency=20e-6, bandwidth=100e6)
 TRUNK = LinkParams(latency=5e-6, bandwidth=1e9)
@@ -49,6 +55,8 @@ class DemoReport:
     wall: float
     captures: list[Path]
     network: Network
+    leases: dict[str, Lease] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)
 
 
 def build(seed: int, capture_dir: Path | None) -> tuple[Network, list[Host], Host]:
@@ -59,12 +67,11 @@ def build(seed: int, capture_dir: Path | None) -> tuple[Network, list[Host], Hos
     sw1.connect(sw2, params=TRUNK)
     sw2.connect(sw3, params=TRUNK)
     lab = net.segment("lab", LAB_LINK)
-    gw = "10.0.0.1"
-    lan_hosts = [
-        net.host("sensor-1", sw1, "10.0.0.11/24", gateway=gw),
-        net.host("sensor-2", sw1, "10.0.0.12/24", gateway=gw),
-        net.host("sensor-3", sw3, "10.0.0.13/24", gateway=gw),
-        net.host("display", sw3, "10.0.0.20/24", gateway=gw),
+    lan_hosts = [  # addresses by DHCP
+        net.host("sensor-1", sw1),
+        net.host("sensor-2", sw1),
+        net.host("sensor-3", sw3),
+        net.host("display", sw3),
     ]
     router = net.router("gateway", [(sw2, "10.0.0.1/24"), (lab, "10.9.0.1/24")])
     server = net.host("lab-server", lab, "10.9.0.10/24", gateway="10.9.0.1")
@@ -95,10 +102,33 @@ async def _echo_client(host: Host, server_ip: str, result: EchoResult) -> None:
         sock.close()
 
 
+ECHO_NAME = "echo.demo.test"
+ZONE = {
+    "lab-server.demo.test": "10.9.0.10",
+    "echo.demo.test": "CNAME lab-server.demo.test",
+    "gateway.demo.test": ["10.0.0.1", "10.9.0.1"],
+}
+DHCP = DhcpServerConfig(
+    pool_start="10.0.0.100",
+    pool_end="10.0.0.199",
+    router="10.0.0.1",
+    dns_servers=("10.9.0.10",),
+    domain="demo.test",
+    lease_time=3600.0,
+)
+
+
 async def _scenario(net: Network, lan: list[Host], server: Host) -> DemoReport:
-    await net.start()
+    await net.start_static()
+    router = lan[-1]
+    router.iface.add_dns_server("10.9.0.10")  # static hosts are told their DNS server
+    dhcp = DhcpServer(router.interfaces[0], DHCP)
+    dhcp.start()
     echo = UdpEchoServer(server)
     echo.start()
+    dns = DnsServer(server, ZONE, origin="demo.test")
+    dns.start()
+    await net.start_dhcp()
     pings: dict[tuple[str, str], PingResult] = {}
     for src in lan:
         for dst in lan:
@@ -107,12 +137,23 @@ async def _scenario(net: Network, lan: list[Host], server: Host) -> DemoReport:
                     src, dst.ip, count=3, interval=0.2, timeout=0.5
                 )
     echoes = []
+    names: dict[str, str] = {}
     for host in lan:
         result = EchoResult(host.name)
-        await _echo_client(host, server.ip, result)
+        try:
+            target = (await host.iface.gethostbyname(ECHO_NAME)).ip
+        except NetworkError as exc:
+            names[host.name] = f"failed: {exc}"
+            echoes.append(result)
+            continue
+        names[host.name] = target
+        await _echo_client(host, target, result)
         echoes.append(result)
     echo.stop()
-    return DemoReport([*lan, server], pings, echoes, 0.0, 0.0, [], net)
+    dhcp.stop()
+    dns.stop()
+    leases = {h.name: h.iface.lease for h in lan if h.iface.lease is not None}
+    return DemoReport([*lan, server], pings, echoes, 0.0, 0.0, [], net, leases, names)
 
 
 def run_demo(seed: int = 7, capture_dir: Path | None = None) -> DemoReport:
@@ -139,6 +180,20 @@ def format_report(report: DemoReport) -> str:
                 f"  {host.name:<11} {iface.get_interface_name():<16} {cidr:<16} {iface.mac_address}"
             )
     lines.append("")
+    lines.append("DHCP leases (from the gateway's DHCP server, after RFC 5227 probing)")
+    for name, lease in report.leases.items():
+        leased = ".".join(map(str, lease.address))
+        dns = ",".join(".".join(map(str, d)) for d in lease.dns_servers)
+        lines.append(
+            f"  {name:<11} {leased}/{lease.prefix_len} router "
+            f"{'.'.join(map(str, lease.routers[0])) if lease.routers else '-'} dns {dns} "
+            f"domain {lease.domain} lease {lease.lease_time:.0f} s"
+        )
+    lines.append("")
+    lines.append(f"DNS: {ECHO_NAME} (CNAME to lab-server.demo.test) via the lab server")
+    for name, answer in report.resolved.items():
+        lines.append(f"  {name:<11} -> {answer}")
+    lines.append("")
     lines.append("Ping (3 echoes each, RTT min/avg/max in ms)")
     for (src, dst), res in report.pings.items():
         rtt = (
@@ -148,7 +203,7 @@ def format_report(report: DemoReport) -> str:
         )
         lines.append(f"  {src:>9} -> {dst:<9} {res.received}/{res.sent} replies  {rtt}")
     lines.append("")
-    lines.append(f"UDP echo with lab-server (sizes {', '.join(map(str, ECHO_SIZES))} bytes)")
+    lines.append(f"UDP echo with {ECHO_NAME} (sizes {', '.join(map(str, ECHO_SIZES))} bytes)")
     for echo in report.echoes:
         avg = sum(echo.rtts) / len(echo.rtts) * 1e3 if echo.rtts else float("nan")
         lines.append(

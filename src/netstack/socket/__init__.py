@@ -6,6 +6,7 @@ only through the NetworkStack contract.
 
 from netstack.address import IpVersion, SocketAddress
 from netstack.socket.base import InternetSocket
+from netstack.socket.dns import Resolver, ResolverConfig
 from netstack.socket.icmp import ICMPSocket
 from netstack.socket.udp import UDPSocket
 from netstack.stacks.core.api import SOL_SOCKET, NetworkStack, SocketOption
@@ -16,6 +17,8 @@ __all__ = [
     "InternetSocket",
     "IpVersion",
     "NetworkStack",
+    "Resolver",
+    "ResolverConfig",
     "SocketAddress",
     "SocketOption",
     "UDPSocket",

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
-from netstack.address import SocketAddress
+from netstack.address import IpVersion, SocketAddress
 from netstack.runtime.world import World
 
 
@@ -42,6 +42,14 @@ class SocketOption(enum.IntEnum):
 
 
 SOL_SOCKET = 7000  # NSAPI_SOCKET
+
+
+class HostResolver(Protocol):
+    """Name resolution a stack delegates to (the Socket API's DNS resolver)."""
+
+    async def getaddrinfo(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> list[SocketAddress]: ...
 
 
 class SocketHandle(Protocol):
@@ -86,6 +94,14 @@ class NetworkStack(Protocol):
 
     def socket_getpeername(self, handle: SocketHandle) -> SocketAddress: ...
 
-    def gethostbyname(self, host: str) -> SocketAddress: ...
+    async def gethostbyname(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> SocketAddress: ...
+
+    async def getaddrinfo(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> list[SocketAddress]: ...
 
     def add_dns_server(self, address: SocketAddress) -> None: ...
+
+    def get_dns_servers(self) -> list[SocketAddress]: ...

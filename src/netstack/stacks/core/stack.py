@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, cast
 
-from netstack.address import SocketAddress
+from netstack.address import IpVersion, SocketAddress
 from netstack.errors import (
     DnsFailureError,
     IsConnectedError,
@@ -24,7 +24,13 @@ from netstack.errors import (
     WouldBlockError,
 )
 from netstack.runtime.world import World
-from netstack.stacks.core.api import SOL_SOCKET, SocketHandle, SocketKind, SocketOption
+from netstack.stacks.core.api import (
+    SOL_SOCKET,
+    HostResolver,
+    SocketHandle,
+    SocketKind,
+    SocketOption,
+)
 from netstack.stacks.core.icmp import IcmpConfig, IcmpLayer, PingEndpoint
 from netstack.stacks.core.ipv4 import Ipv4Layer
 from netstack.stacks.core.link import Ipv4Address, LinkAdapter, NetIf
@@ -64,6 +70,8 @@ class CoreStack:
         self.dns_servers: list[SocketAddress] = []
         #: servers learned per source (DHCP on an interface, RDNSS, IPCP)
         self.learned_dns: dict[str, list[SocketAddress]] = {}
+        #: name resolution (a netstack.socket.dns.Resolver, installed by the interface)
+        self.resolver: HostResolver | None = None
 
     @property
     def world(self) -> World:
@@ -321,15 +329,27 @@ class CoreStack:
             return SocketAddress.from_packed(handle.peer_ip, handle.peer_port)
         raise NoConnectionError("socket has no peer")
 
-    # -- DNS (the resolver arrives with its own issue; literals work now) -----------------
-    def gethostbyname(self, host: str) -> SocketAddress:
+    # -- DNS: the resolver is the Socket API's, installed by the interface ------------------
+    async def gethostbyname(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> SocketAddress:
+        """The first address of ``host`` (a literal needs no traffic)."""
+        return (await self.getaddrinfo(host, version))[0]
+
+    async def getaddrinfo(
+        self, host: str, version: IpVersion = IpVersion.UNSPEC
+    ) -> list[SocketAddress]:
         if not host:
             raise ParameterError("empty host name")
+        if self.resolver is not None:
+            return await self.resolver.getaddrinfo(host, version)
         try:
-            return SocketAddress(host)
+            literal = SocketAddress(host)
         except ParameterError:
-            pass
-        raise DnsFailureError(f"cannot resolve {host!r}: no DNS resolver on this stack yet")
+            raise DnsFailureError(f"cannot resolve {host!r}: no resolver on this stack") from None
+        if version not in (IpVersion.UNSPEC, literal.version):
+            raise DnsFailureError(f"{host!r} is not an {version.name} address")
+        return [literal]
 
     def add_dns_server(self, address: SocketAddress) -> None:
         if not address.port:

@@ -50,9 +50,22 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
+from netstack.stacks.ip.dhcp_lease import (
+    AddressCheckRequested,
+    DhcpConfig,
+    DhcpStats,
+    DhcpTransmit,
+    DiscoveryFailed,
+    Lease,
+    LeaseAcquired,
+    LeaseDeclined,
+    LeaseLost,
+    LeaseReleased,
+    LeaseRenewed,
+    NakReceived,
+)
 from netstack.wire import DecodeError
 from netstack.wire.dhcpv4 import (
     BROADCAST_FLAG,
@@ -124,162 +137,6 @@ class DhcpInput(enum.Enum):
 
 class DhcpStateError(RuntimeError):
     """A verb the machine cannot take in its current state (a bug in the caller)."""
-
-
-@dataclass(slots=True)
-class DhcpConfig:
-    #: option 12 (RFC 2132 §3.14); None sends none
-    hostname: str | None = None
-    #: option 61 (RFC 2132 §9.14); None means 0x01 + chaddr, b"" sends none
-    client_id: bytes | None = None
-    #: option 60 (RFC 2132 §9.13); None sends none
-    vendor_class: str | None = "netstack"
-    #: option 55 (RFC 2132 §9.8)
-    request_params: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 51, 58, 59)
-    #: option 57 (RFC 2132 §9.10): the largest DHCP datagram we accept, IP header included
-    max_message_size: int = 1500
-    #: RFC 2131 §4.1: first retransmission after 4 s, doubling up to 64 s, each ±1 s
-    initial_timeout: float = 4.0
-    max_timeout: float = 64.0
-    #: DISCOVERs before giving up (DiscoveryFailed, STOPPED); None retries forever
-    max_discover_attempts: int | None = None
-    #: REQUESTs in REQUESTING before restarting discovery: RFC 2131 §3.1 step 5 suggests
-    #: four, about 60 s in all
-    max_request_attempts: int = 4
-    #: REQUESTs in REBOOTING before falling back to discovery (RFC 2131 §3.2 step 3)
-    max_reboot_attempts: int = 2
-    #: RFC 2131 §4.4.1: wait at least 10 s after a DECLINE before restarting
-    decline_wait: float = 10.0
-    #: RFC 2131 §4.4.1 start-up delay before the first DISCOVER or reboot REQUEST; the RFC
-    #: suggests 1-10 s, the default 0 brings interfaces up at once
-    initial_delay_max: float = 0.0
-    #: leases shorter than this are treated as this long (a 0 s lease would renew in a loop)
-    min_lease: float = 60.0
-    #: RFC 2131 §4.4.5: smallest interval between REQUESTs in RENEWING and REBINDING
-    min_renew_interval: float = 60.0
-    #: prefix length when the server sends no subnet mask option
-    default_prefix_len: int = 24
-
-
-@dataclass(slots=True)
-class DhcpStats:
-    """Messages sent (``discovers`` … ``releases``, retransmissions included and also
-    counted in ``retransmissions``) and replies acted on (``offers``, ``acks``, ``naks``);
-    ``ignored`` counts replies dropped for any reason."""
-
-    discovers: int = 0
-    requests: int = 0
-    declines: int = 0
-    releases: int = 0
-    retransmissions: int = 0
-    offers: int = 0
-    acks: int = 0
-    naks: int = 0
-    ignored: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """An address lease. ``lease_time``, ``t1`` and ``t2`` are durations from
-    ``acquired_at`` (the world's clock); ``math.inf`` for an infinite lease."""
-
-    address: bytes
-    prefix_len: int
-    server_id: bytes
-    lease_time: float
-    t1: float
-    t2: float
-    acquired_at: float
-    routers: tuple[bytes, ...] = ()
-    dns_servers: tuple[bytes, ...] = ()
-    domain: str | None = None
-    mtu: int | None = None
-    broadcast: bytes | None = None
-
-    @property
-    def expires_at(self) -> float:
-        return self.acquired_at + self.lease_time
-
-    @property
-    def renew_at(self) -> float:
-        return self.acquired_at + self.t1
-
-    @property
-    def rebind_at(self) -> float:
-        return self.acquired_at + self.t2
-
-    @property
-    def netmask(self) -> bytes:
-        return ((0xFFFFFFFF << (32 - self.prefix_len)) & 0xFFFFFFFF).to_bytes(4)
-
-
-# -- events ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AddressCheckRequested:
-    """An ACK arrived: check ``lease.address`` (RFC 5227) and call ``address_checked``."""
-
-    lease: Lease
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseAcquired:
-    lease: Lease
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRenewed:
-    """The lease was extended (RENEWING or REBINDING); other parameters may have changed."""
-
-    lease: Lease
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseLost:
-    """Stop using ``lease.address``: it expired, was NAKed, was taken, or changed."""
-
-    reason: str
-    lease: Lease | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseDeclined:
-    """The address failed its check; a DECLINE went out (RFC 2131 §4.4.1)."""
-
-    address: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseReleased:
-    lease: Lease
-
-
-@dataclass(frozen=True, slots=True)
-class NakReceived:
-    """A server refused our REQUEST; ``message`` is its option 56 text, if any."""
-
-    server: bytes | None
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveryFailed:
-    """``max_discover_attempts`` DISCOVERs went unanswered; the client stopped."""
-
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class DhcpTransmit:
-    """A message to send as UDP 68 → 67 from ``src`` to ``dst`` (broadcast: 255.255.255.255)."""
-
-    message: DhcpMessage
-    src: bytes
-    dst: bytes
-
-
-# -- helpers --------------------------------------------------------------------------------
 
 
 def _usable_unicast(address: bytes) -> bool:
@@ -472,12 +329,6 @@ class DhcpClient:
         else:
             self._begin_reboot(now)
 
-    def _on_init_timer(self, now: float, _msg: DhcpMessage | None) -> None:
-        self._begin_discovery(now)
-
-    def _on_init_reboot_timer(self, now: float, _msg: DhcpMessage | None) -> None:
-        self._begin_reboot(now)
-
     def _on_selecting_timer(self, now: float, _msg: DhcpMessage | None) -> None:
         limit = self.config.max_discover_attempts
         if limit is not None and self._attempts >= limit:
@@ -650,12 +501,12 @@ class DhcpClient:
         self._request_sent_at = now
         self._attempts = 0
 
-    def _begin_discovery(self, now: float) -> None:
+    def _begin_discovery(self, now: float, _msg: DhcpMessage | None = None) -> None:
         self._state = DhcpState.SELECTING
         self._new_exchange(now)
         self._send_discover(now)
 
-    def _begin_reboot(self, now: float) -> None:
+    def _begin_reboot(self, now: float, _msg: DhcpMessage | None = None) -> None:
         self._state = DhcpState.REBOOTING
         self._new_exchange(now)
         self._send_reboot_request(now)
@@ -681,60 +532,55 @@ class DhcpClient:
         """RFC 2131 §2 'secs': seconds since the exchange began."""
         return min(0xFFFF, max(0, int(now - self._exchange_start)))
 
-    def _count(self) -> None:
+    def _send_unbound(
+        self,
+        now: float,
+        kind: DhcpMessageType,
+        secs: int,
+        requested: bytes | None,
+        server: bytes | None = None,
+    ) -> None:
+        """DISCOVER and the REQUESTs of SELECTING and INIT-REBOOT (RFC 2131 §4.3.2, table 5):
+        from 0.0.0.0 to broadcast with the BROADCAST flag, ciaddr 0, and retransmitted with
+        backoff (§4.1)."""
         self._attempts += 1
         if self._attempts > 1:
             self.stats.retransmissions += 1
+        if kind == DhcpMessageType.DISCOVER:
+            self.stats.discovers += 1
+        else:
+            self.stats.requests += 1
+        message = self._message(
+            kind, secs=secs, requested=requested, server=server, broadcast=True, params=True
+        )
+        self._outbox.append(DhcpTransmit(message, _ZERO, _BROADCAST))
+        self._deadline = now + self._backoff(self._attempts)
 
     def _send_discover(self, now: float) -> None:
-        self._count()
-        self.stats.discovers += 1
         self._discover_secs = self._secs(now)
-        message = self._message(
-            DhcpMessageType.DISCOVER,
-            secs=self._discover_secs,
-            requested=self._hint,
-            broadcast=True,
-            params=True,
-        )
-        self._outbox.append(DhcpTransmit(message, _ZERO, _BROADCAST))
-        self._deadline = now + self._backoff(self._attempts)
+        self._send_unbound(now, DhcpMessageType.DISCOVER, self._discover_secs, self._hint)
 
     def _send_selecting_request(self, now: float) -> None:
-        """RFC 2131 §4.3.2 / table 5, SELECTING: server id and requested IP, ciaddr 0, the
-        DISCOVER's xid and 'secs' (§4.4.1), broadcast."""
-        self._count()
-        self.stats.requests += 1
-        message = self._message(
+        # Server id and requested IP; the DISCOVER's xid and 'secs' (§4.4.1).
+        self._send_unbound(
+            now,
             DhcpMessageType.REQUEST,
-            secs=self._discover_secs,
-            requested=self._offer_address,
-            server=self._offer_server,
-            broadcast=True,
-            params=True,
+            self._discover_secs,
+            self._offer_address,
+            self._offer_server,
         )
-        self._outbox.append(DhcpTransmit(message, _ZERO, _BROADCAST))
-        self._deadline = now + self._backoff(self._attempts)
 
     def _send_reboot_request(self, now: float) -> None:
-        """RFC 2131 §4.3.2, INIT-REBOOT: requested IP, no server id, ciaddr 0, broadcast."""
-        self._count()
-        self.stats.requests += 1
-        message = self._message(
-            DhcpMessageType.REQUEST,
-            secs=self._secs(now),
-            requested=self._reboot_address,
-            broadcast=True,
-            params=True,
-        )
-        self._outbox.append(DhcpTransmit(message, _ZERO, _BROADCAST))
-        self._deadline = now + self._backoff(self._attempts)
+        # INIT-REBOOT: requested IP, no server id (§3.2 step 1).
+        self._send_unbound(now, DhcpMessageType.REQUEST, self._secs(now), self._reboot_address)
 
     def _send_extend_request(self, now: float, lease: Lease, *, broadcast: bool) -> None:
         """RFC 2131 §4.3.2 / §4.4.5, RENEWING (unicast to the server) and REBINDING
         (broadcast): ciaddr set, neither server id nor requested IP, no BROADCAST flag
         (we can receive unicast now)."""
-        self._count()
+        self._attempts += 1
+        if self._attempts > 1:
+            self.stats.retransmissions += 1
         self.stats.requests += 1
         message = self._message(
             DhcpMessageType.REQUEST, secs=self._secs(now), ciaddr=lease.address, params=True
@@ -882,13 +728,13 @@ _AFTER_LEASE_TIMER = frozenset((S.RENEWING, S.REBINDING, S.SELECTING))
 _TABLE: dict[tuple[DhcpState, DhcpInput], tuple[_Handler, frozenset[DhcpState]]] = {
     (S.STOPPED, I.START): (DhcpClient._on_start, frozenset((S.INIT, S.SELECTING))),
     (S.STOPPED, I.REBOOT): (DhcpClient._on_reboot, frozenset((S.INIT_REBOOT, S.REBOOTING))),
-    (S.INIT, I.TIMER): (DhcpClient._on_init_timer, frozenset((S.SELECTING,))),
+    (S.INIT, I.TIMER): (DhcpClient._begin_discovery, frozenset((S.SELECTING,))),
     (S.SELECTING, I.TIMER): (DhcpClient._on_selecting_timer, frozenset((S.STOPPED,))),
     (S.SELECTING, I.OFFER): (DhcpClient._on_offer, frozenset((S.REQUESTING,))),
     (S.REQUESTING, I.TIMER): (DhcpClient._on_requesting_timer, frozenset((S.SELECTING,))),
     (S.REQUESTING, I.ACK): (DhcpClient._on_new_ack, frozenset((S.CHECKING,))),
     (S.REQUESTING, I.NAK): (DhcpClient._on_nak, _AFTER_NAK),
-    (S.INIT_REBOOT, I.TIMER): (DhcpClient._on_init_reboot_timer, frozenset((S.REBOOTING,))),
+    (S.INIT_REBOOT, I.TIMER): (DhcpClient._begin_reboot, frozenset((S.REBOOTING,))),
     (S.REBOOTING, I.TIMER): (DhcpClient._on_rebooting_timer, frozenset((S.SELECTING,))),
     (S.REBOOTING, I.ACK): (DhcpClient._on_new_ack, frozenset((S.CHECKING,))),
     (S.REBOOTING, I.NAK): (DhcpClient._on_nak, _AFTER_NAK),
