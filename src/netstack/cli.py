@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -73,6 +74,30 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--stats-interval", type=float, default=5.0, metavar="S", help="counter period")
     up.add_argument("--seed", type=int, help="random seed for ports and identifiers")
     _add_link_options(up)
+
+    resolve = sub.add_parser(
+        "resolve",
+        help="resolve a host name through netstack on a TAP device",
+        description="Bring a node up on a TAP (by DHCP, or with --ip and --dns), resolve "
+        "HOSTNAME with netstack's resolver and print its addresses. Exits 1 with a message "
+        "when the name cannot be resolved.",
+    )
+    resolve.add_argument("hostname", help="the name to resolve")
+    resolve.add_argument("--tap", required=True, metavar="NAME", help="TAP device name")
+    how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument("--dhcp", action="store_true", help="address and DNS servers by DHCP")
+    how.add_argument("--ip", metavar="A.B.C.D/N", help="static address (use with --dns)")
+    resolve.add_argument(
+        "--dns", action="append", default=[], metavar="SERVER", help="DNS server (repeatable)"
+    )
+    resolve.add_argument("--gateway", metavar="G", help="default gateway (with --ip)")
+    resolve.add_argument("--netns", metavar="NS", help="open the TAP inside this namespace")
+    resolve.add_argument(
+        "--family", choices=("any", "4", "6"), default="any", help="address family wanted"
+    )
+    resolve.add_argument("--timeout", type=float, default=2.0, metavar="S", help="per query")
+    resolve.add_argument("--seed", type=int, help="random seed")
+    _add_link_options(resolve)
     return parser
 
 
@@ -84,6 +109,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(format_report(report))
     lost = [k for k, r in report.pings.items() if r.received != r.sent]
     return 1 if lost else 0
+
+
+def real_seed(seed: int | None) -> int:
+    """A real-mode world's seed: the one given (reproducible runs), else a fresh random one,
+    so two nodes never share MAC addresses, DHCP transaction ids or ephemeral ports."""
+    return seed if seed is not None else int.from_bytes(os.urandom(8), "big")
 
 
 def wrap_driver(emac: EMAC, world: World, args: argparse.Namespace) -> EMAC:
@@ -107,7 +138,7 @@ async def run_up(args: argparse.Namespace) -> int:
         print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
-    world = World(loop, seed=args.seed if args.seed is not None else 0)
+    world = World(loop, seed=real_seed(args.seed))
     tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
     emac = wrap_driver(tap, world, args)
     iface = EthernetInterface(emac, world=world, name=args.tap)
@@ -181,6 +212,40 @@ def describe_dhcp_event(event: object) -> str:
     return f"dhcp {name}"
 
 
+async def run_resolve(args: argparse.Namespace) -> int:
+    from netstack.address import IpVersion, SocketAddress, parse_ipv4_interface
+    from netstack.drivers.emac.tap import TapEMAC
+    from netstack.interfaces.ethernet import EthernetInterface
+
+    if args.ip and not args.dns:
+        print("netstack resolve: --ip needs at least one --dns SERVER", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    world = World(loop, seed=real_seed(args.seed))
+    tap = TapEMAC(args.tap, world, netns=args.netns)
+    emac = wrap_driver(tap, world, args)
+    iface = EthernetInterface(emac, world=world, name=args.tap)
+    if args.ip:
+        ip, prefix = parse_ipv4_interface(args.ip)
+        iface.set_network(".".join(map(str, ip)), prefix, args.gateway)
+    iface.resolver.config.timeout = args.timeout
+    try:
+        await iface.connect()
+        for server in reversed(args.dns):
+            iface.add_dns_server(SocketAddress(server, 53))
+        version = {"any": IpVersion.UNSPEC, "4": IpVersion.IPV4, "6": IpVersion.IPV6}
+        addresses = await iface.getaddrinfo(args.hostname, version[args.family])
+    finally:
+        if iface.status.name != "DISCONNECTED":
+            await iface.disconnect()
+        if isinstance(emac, PcapTap):
+            emac.close()
+        tap.close()
+    for address in addresses:
+        print(address.ip)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -188,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "up":
             return asyncio.run(run_up(args))
+        if args.command == "resolve":
+            return asyncio.run(run_resolve(args))
     except (NetworkError, OSError) as exc:
         print(f"netstack {args.command}: {exc}", file=sys.stderr)
         return 1
