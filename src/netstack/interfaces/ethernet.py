@@ -26,6 +26,7 @@ from netstack.errors import (
 )
 from netstack.interfaces.base import ConnectionStatus, NetworkInterface
 from netstack.runtime.world import World
+from netstack.stacks.core.acd import AcdConfig
 from netstack.stacks.core.ethernet import EthernetLink
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.ip.dhcp import DhcpAgent
@@ -58,7 +59,11 @@ class EthernetInterface(NetworkInterface):
         stack: IpStack | None = None,
         world: World | None = None,
         name: str | None = None,
+        acd: AcdConfig | None = None,
     ) -> None:
+        """``acd`` tunes RFC 5227 conflict detection of DHCP addresses (default: the RFC's
+        3 probes, about 5 s before a lease is used; ``AcdConfig(probe_num=0, probe_wait=0,
+        announce_wait=0)`` skips probing)."""
         if stack is None:
             if world is None:
                 raise ParameterError("EthernetInterface needs a stack= or a world=")
@@ -66,7 +71,7 @@ class EthernetInterface(NetworkInterface):
         super().__init__(stack)
         self._ip_stack = stack
         self.emac = emac
-        self.netif: NetIf = stack.add_ethernet(emac, name)
+        self.netif: NetIf = stack.add_ethernet(emac, name, acd=acd)
         self._dhcp = True
         self._static: tuple[bytes, int, bytes | None] | None = None
         self._hostname: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netstack.drivers.emac.api import EMAC
+from netstack.stacks.core.acd import AcdConfig
 from netstack.stacks.core.arp import ArpConfig
 from netstack.stacks.core.ethernet import EthernetLink
 from netstack.stacks.core.link import NetIf
@@ -15,8 +16,13 @@ class IpStack(CoreStack):
     profile = "ip"
 
     def add_ethernet(
-        self, emac: EMAC, name: str | None = None, *, arp: ArpConfig | None = None
+        self,
+        emac: EMAC,
+        name: str | None = None,
+        *,
+        arp: ArpConfig | None = None,
+        acd: AcdConfig | None = None,
     ) -> NetIf:
         """Attach an EMAC driver through an :class:`EthernetLink` (down until brought up)."""
-        link = EthernetLink(emac, self.world, arp=arp)
+        link = EthernetLink(emac, self.world, arp=arp, acd=acd)
         return self.add_interface(link, name or f"en{len(self.netifs)}")
