@@ -1,0 +1,1 @@
+"""TCP: the connection machine, its sender/receiver algorithms, listeners and the stack layer."""
