@@ -17,6 +17,7 @@ from netstack.drivers.wrappers.capture import PcapTap
 from netstack.drivers.wrappers.impair import LinkModel, LinkParams
 from netstack.errors import NetworkError
 from netstack.runtime.world import World
+from netstack.stacks.core.acd import AcdConfig
 
 SERVICES = ("echo", "discard")
 
@@ -26,6 +27,31 @@ def _add_link_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pcap", metavar="FILE", help="capture every frame to a pcap file")
     g.add_argument("--loss", type=float, default=0.0, metavar="P", help="drop probability 0..1")
     g.add_argument("--delay", type=float, default=0.0, metavar="S", help="added latency (s)")
+
+
+PROBES = {
+    "rfc": None,  # RFC 5227: 3 probes, about 5 s
+    "fast": (1, 0.0, 0.2),  # 1 probe, 0.2 s listening
+    "off": (0, 0.0, 0.0),
+}
+
+
+def _add_probe_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--probe",
+        choices=tuple(PROBES),
+        default="rfc",
+        help="address conflict detection before a DHCP address is used: rfc (RFC 5227, "
+        "about 5 s), fast (one probe, 0.2 s) or off",
+    )
+
+
+def acd_config(name: str) -> AcdConfig | None:
+    probe = PROBES[name]
+    if probe is None:
+        return None
+    count, wait, announce = probe
+    return AcdConfig(probe_num=count, probe_wait=wait, announce_wait=announce)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--dhcp-timeout", type=float, default=60.0, metavar="S", help="give up on DHCP after S s"
     )
+    _add_probe_option(up)
     up.add_argument(
         "--serve",
         default="",
@@ -97,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resolve.add_argument("--timeout", type=float, default=2.0, metavar="S", help="per query")
     resolve.add_argument("--seed", type=int, help="random seed")
+    _add_probe_option(resolve)
     _add_link_options(resolve)
     return parser
 
@@ -141,7 +169,7 @@ async def run_up(args: argparse.Namespace) -> int:
     world = World(loop, seed=real_seed(args.seed))
     tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
     emac = wrap_driver(tap, world, args)
-    iface = EthernetInterface(emac, world=world, name=args.tap)
+    iface = EthernetInterface(emac, world=world, name=args.tap, acd=acd_config(args.probe))
     if args.dhcp:
         if args.hostname:
             iface.set_hostname(args.hostname)
@@ -224,7 +252,7 @@ async def run_resolve(args: argparse.Namespace) -> int:
     world = World(loop, seed=real_seed(args.seed))
     tap = TapEMAC(args.tap, world, netns=args.netns)
     emac = wrap_driver(tap, world, args)
-    iface = EthernetInterface(emac, world=world, name=args.tap)
+    iface = EthernetInterface(emac, world=world, name=args.tap, acd=acd_config(args.probe))
     if args.ip:
         ip, prefix = parse_ipv4_interface(args.ip)
         iface.set_network(".".join(map(str, ip)), prefix, args.gateway)

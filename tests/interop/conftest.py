@@ -7,6 +7,8 @@
   side, link up (carrier comes when a driver attaches). A :class:`TapDevice`.
 - ``real_world``: a :class:`World` on a fresh standard asyncio loop (closed afterwards).
 - ``tshark``: :func:`tshark_fields`, also importable from this module.
+- ``dnsmasq``: starts dnsmasq (DHCPv4 and DNS) on the TAP's kernel side and stops it at
+  teardown; a :class:`Dnsmasq` with its log and lease file.
 
 Everything runs as root (CI does). Without root or ``/dev/net/tun`` the tests of this
 directory carry a ``skipif`` marker with the reason (a developer machine); nothing is
@@ -19,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,3 +194,163 @@ def tshark_fields(
 def tshark() -> Callable[..., list[list[str]]]:
     """The :func:`tshark_fields` helper."""
     return tshark_fields
+
+
+# -- dnsmasq: DHCPv4 and DNS on the kernel's side of the TAP ---------------------------------
+#: What the ``dnsmasq`` fixture leases unless a test says otherwise (dnsmasq's own default
+#: router and DNS server: its address on the TAP, 10.77.0.1).
+DNSMASQ_DHCP_RANGE = "10.77.0.100,10.77.0.150,255.255.255.0,5m"
+DNSMASQ_READY_TIMEOUT = 5.0
+_DNSMASQ_DHCP_LINE = re.compile(
+    r"DHCP([A-Z]+)\((?P<iface>[^)]*)\) (?:(?P<ip>\d+\.\d+\.\d+\.\d+) )?(?P<mac>[0-9a-f:]{17})"
+)
+
+
+@dataclass(frozen=True)
+class DnsmasqLease:
+    """One line of dnsmasq's lease file."""
+
+    expires: int
+    mac: str
+    ip: str
+    hostname: str  # "*" when the client sent none
+    client_id: str
+
+
+class Dnsmasq:
+    """dnsmasq (DHCPv4 with ``--no-ping``, DNS on port 53, no upstream) on a TAP's kernel
+    side, started by the :func:`dnsmasq` fixture. Its log (``--log-dhcp --log-queries``) and
+    lease file live in the test's ``tmp_path``."""
+
+    def __init__(
+        self, tap: TapDevice, directory: Path, extra: Sequence[str], dhcp_range: str | None
+    ) -> None:
+        self.tap = tap
+        self.log_path = directory / "dnsmasq.log"
+        self.lease_path = directory / "dnsmasq.leases"
+        self.stderr_path = directory / "dnsmasq.stderr"
+        self.args = [
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--port=53",  # another port drops option 6 (DNS) from its offers
+            f"--interface={tap.name}",
+            "--bind-interfaces",
+            "--user=root",
+            f"--pid-file={directory / 'dnsmasq.pid'}",
+            f"--dhcp-leasefile={self.lease_path}",
+            "--log-dhcp",
+            "--log-queries",
+            f"--log-facility={self.log_path}",
+            "--no-ping",  # the ping check delays every OFFER by 3 s
+            "--dhcp-authoritative",
+            *([f"--dhcp-range={dhcp_range}"] if dhcp_range else []),
+            *extra,
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "dnsmasq not started"
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start it (``ip netns exec`` execs, so the PID is dnsmasq's) and wait until it
+        listens on ports 67 and 53 in the namespace."""
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                self.tap.argv(self.args), stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        deadline = time.monotonic() + DNSMASQ_READY_TIMEOUT
+        while not self._listening():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(
+                    f"dnsmasq did not start (exit {self.process.returncode}): "
+                    f"{self.stderr_path.read_text(errors='replace')}{self.log()}"
+                )
+            time.sleep(0.005)
+
+    def _listening(self) -> bool:
+        # /proc/PID/net/udp is the table of the process's namespace: once it is dnsmasq
+        # (not yet the `ip` it replaces), the ports are bound inside the test's namespace.
+        try:
+            with open(f"/proc/{self.pid}/comm") as f:
+                if f.read().strip() != "dnsmasq":
+                    return False
+            with open(f"/proc/{self.pid}/net/udp") as f:
+                ports = {line.split()[1].rsplit(":", 1)[1] for line in f.readlines()[1:]}
+        except (OSError, IndexError):
+            return False
+        return {"0035", "0043"} <= ports  # 53 and 67
+
+    def stop(self) -> None:
+        """SIGTERM by PID, SIGKILL after 5 s; returns once it has exited."""
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def log(self) -> str:
+        """Everything it logged so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def dhcp_log(self, mac: str | None = None) -> list[tuple[str, str]]:
+        """The DHCP messages it logged, in order, as (type, address): ``("DISCOVER", "")``,
+        ``("OFFER", "10.77.0.108")``, …; only those for ``mac`` if given."""
+        out = []
+        for line in self.log().splitlines():
+            match = _DNSMASQ_DHCP_LINE.search(line)
+            if not match or match["iface"] != self.tap.name:
+                continue
+            if mac is None or match["mac"] == mac.lower():
+                out.append((match[1], match["ip"] or ""))
+        return out
+
+    def leases(self) -> list[DnsmasqLease]:
+        """Its lease file now (it rewrites the file on every change)."""
+        try:
+            lines = self.lease_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            fields = line.split()
+            if len(fields) == 5:
+                out.append(DnsmasqLease(int(fields[0]), *fields[1:]))
+        return out
+
+
+@pytest.fixture
+def dnsmasq(tap: TapDevice, tmp_path: Path) -> Iterator[Callable[..., Dnsmasq]]:
+    """Start dnsmasq on the TAP's kernel side (10.77.0.1): ``server = dnsmasq(*extra_args,
+    dhcp_range=...)``; the pool is :data:`DNSMASQ_DHCP_RANGE` unless given (None: no DHCP).
+    Every dnsmasq started is stopped by PID, and waited for, at teardown."""
+    require_root()
+    started: list[Dnsmasq] = []
+
+    def start(*extra: str, dhcp_range: str | None = DNSMASQ_DHCP_RANGE) -> Dnsmasq:
+        directory = tmp_path / f"dnsmasq{len(started)}"
+        directory.mkdir()
+        server = Dnsmasq(tap, directory, extra, dhcp_range)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()

@@ -239,3 +239,55 @@ def test_no_server_means_dhcp_failure_after_the_timeout():
 
     assert net.run(main()) == pytest.approx(30.0)
     assert client.status is ConnectionStatus.DISCONNECTED
+
+
+def test_disconnect_without_release_reconnects_with_init_reboot():
+    net, lan, server = lan_with_server()
+    client = dhcp_client(net, lan)
+
+    async def main():
+        await net.start()
+        server.start()
+        await client.connect()
+        first = client.ip_address
+        discovers = server.stats.discovers
+        await client.disconnect(release=False)
+        await client.connect()  # INIT-REBOOT: REQUEST for the same address, no DISCOVER
+        return first, discovers
+
+    first, discovers = net.run(main())
+    assert client.ip_address == first
+    assert server.stats.discovers == discovers
+    assert server.stats.releases == 0
+    assert client.lease is not None and client.lease.address == parse_ipv4(first)
+
+
+def test_link_return_verifies_the_lease_with_init_reboot():
+    net, lan, server = lan_with_server()
+    port = lan.add_port()
+    client = EthernetInterface(port, world=net.world)
+    statuses: list[ConnectionStatus] = []
+    client.add_event_listener(lambda e, s: statuses.append(s))
+
+    async def main():
+        await net.start()
+        server.start()
+        await client.connect()
+        requests = server.stats.requests
+        port.set_link(False)
+        await asyncio.sleep(1.0)
+        port.set_link(True)
+        await client.wait_for_status({ConnectionStatus.GLOBAL_UP}, timeout=30)
+        return requests
+
+    requests = net.run(main())
+    assert server.stats.requests == requests + 1  # one INIT-REBOOT REQUEST, ACKed
+    assert server.stats.discovers == 1
+    # connect, link down, lease confirmed after the link returned (duplicates are not
+    # reported, so verifying the lease shows no separate step)
+    assert statuses == [
+        ConnectionStatus.CONNECTING,
+        ConnectionStatus.GLOBAL_UP,
+        ConnectionStatus.CONNECTING,
+        ConnectionStatus.GLOBAL_UP,
+    ]

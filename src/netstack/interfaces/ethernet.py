@@ -211,15 +211,20 @@ class EthernetInterface(NetworkInterface):
         for listener in list(self._dhcp_listeners):
             listener(event)
 
-    async def disconnect(self) -> None:
+    async def disconnect(self, *, release: bool = True) -> None:
+        """Bring the interface down. With DHCP the lease is released (RFC 2131 §4.4.6);
+        ``release=False`` keeps it, so the next ``connect()`` asks for the same address
+        again (INIT-REBOOT) instead of starting a new exchange."""
         if self._status == ConnectionStatus.DISCONNECTED:
             raise NoConnectionError("not connected")
         agent, self._agent = self._agent, None
         if agent is not None:
-            if agent.lease is not None:
-                agent.release()  # RFC 2131 §4.4.6: RELEASE on disconnect
+            if agent.lease is not None and release:
+                agent.release()
                 await self._drain(self.release_drain_time)
             else:
+                if agent.lease is not None:
+                    self._last_lease = agent.lease
                 agent.stop()
         self._ip_stack.bring_down(self.netif)
         self._ip_stack.clear_ipv4(self.netif)
@@ -228,7 +233,14 @@ class EthernetInterface(NetworkInterface):
     def _on_link(self, netif: NetIf, up: bool) -> None:
         if netif is not self.netif or self._status == ConnectionStatus.DISCONNECTED:
             return
-        configured = not self._dhcp or (self._agent is not None and self._agent.lease is not None)
+        agent = self._agent
+        if up and agent is not None and agent.lease is not None:
+            # RFC 2131 §3.2: after the link returns, verify the lease (INIT-REBOOT); the
+            # status stays CONNECTING until the server confirms it
+            self._set_status(ConnectionStatus.CONNECTING)
+            agent.reboot()
+            return
+        configured = not self._dhcp or (agent is not None and agent.lease is not None)
         if up and configured and self.netif.ipv4:
             self._set_status(ConnectionStatus.GLOBAL_UP)
         else:

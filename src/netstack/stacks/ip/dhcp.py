@@ -78,6 +78,15 @@ class DhcpAgent:
         self.client.start(self.world.now(), remembered)
         self._flush()
 
+    def reboot(self) -> None:
+        """Ask for the current lease again (INIT-REBOOT), e.g. after the link returned."""
+        lease = self.client.lease
+        if not self._running or lease is None:
+            return
+        self.client.stop()
+        self.client.start(self.world.now(), remembered=lease)
+        self._flush()
+
     def release(self) -> None:
         """Give the lease back (RFC 2131 §4.4.6) and stop."""
         if not self._running:
