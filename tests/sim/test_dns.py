@@ -174,6 +174,25 @@ def test_cname_leaving_the_answer_is_asked_for_again_elsewhere(lan, dns1):
     assert r.stats.refused == 1 and r.stats.failovers == 1
 
 
+def test_cname_target_already_cached_is_not_asked_again(lan, dns1):
+    net, hosts = lan
+    other = DnsServer(hosts["dns2"], {"www.other.test": "10.0.1.80"}, origin="other.test")
+    other.start()
+    r = resolver_for(hosts, "10.0.0.53", "10.0.0.54")
+    assert net.run(r.gethostbyname("WWW.other.test", IpVersion.IPV4)).ip == "10.0.1.80"
+    asked = other.stats.queries
+    # ext.example.test is a CNAME to www.other.test, whose address is cached already
+    assert net.run(r.gethostbyname("ext.example.test", IpVersion.IPV4)).ip == "10.0.1.80"
+    assert other.stats.queries == asked
+
+
+def test_failure_at_the_end_of_a_cname_names_the_alias(lan, dns1):
+    net, hosts = lan
+    r = resolver_for(hosts, "10.0.0.53")  # nobody serves other.test: dns1 refuses it
+    with pytest.raises(DnsFailureError, match="ext.example.test: alias of www.other.test"):
+        net.run(r.gethostbyname("ext.example.test", IpVersion.IPV4))
+
+
 def test_cname_loops_and_overlong_chains_fail(lan):
     net, hosts = lan
     chain = {f"c{i}.test": f"CNAME c{i + 1}.test" for i in range(10)}

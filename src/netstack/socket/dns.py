@@ -311,7 +311,7 @@ class Resolver:
         plan: list[_Answer | CacheKey] = []
         new: list[CacheKey] = []
         for rdtype in types:
-            key = (name, int(rdtype))
+            key = (name.lower(), int(rdtype))  # names compare case-insensitively
             cached = self._cache.get(key, now)
             if cached is not None:
                 self.stats.cache_hits += 1
@@ -349,7 +349,23 @@ class Resolver:
         hops = 0
         ttl = MAX_CACHE_TTL
         while True:
-            response, truncated = await self._query(current, rdtype)
+            if current != qname:
+                # the chain left the last answer: its end may be cached already
+                target_key = (current.to_text(omit_final_dot=True).lower(), rdtype_value)
+                cached = self._cache.get(target_key, self._stack.world.now())
+                if cached is not None:
+                    self.stats.cache_hits += 1
+                    if cached.addresses:
+                        answer = _Answer(cached.addresses)
+                        self._cache.put(key, answer, ttl, self._stack.world.now())
+                        return answer
+                    raise DnsFailureError(f"{name}: alias of {current}: {cached.error}")
+            try:
+                response, truncated = await self._query(current, rdtype)
+            except DnsFailureError as exc:
+                if current == qname:
+                    raise
+                raise DnsFailureError(f"{name}: alias of {current}: {exc}") from None
             addresses, target, chain_ttl, hops = self._follow(response, current, rdtype, hops, seen)
             ttl = min(ttl, chain_ttl)
             now = self._stack.world.now()
