@@ -19,7 +19,7 @@ from netstack.errors import NetworkError
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
 
-SERVICES = ("echo", "discard")
+SERVICES = ("echo", "discard", "chargen")  # echo and discard on UDP and TCP
 
 
 def _add_link_options(p: argparse.ArgumentParser) -> None:
@@ -159,6 +159,12 @@ async def run_up(args: argparse.Namespace) -> int:
     from netstack.drivers.emac.tap import TapEMAC
     from netstack.interfaces.ethernet import EthernetInterface
     from netstack.services.echo import UdpDiscardServer, UdpEchoServer
+    from netstack.services.tcp import (
+        TcpChargenServer,
+        TcpDiscardServer,
+        TcpEchoServer,
+        TcpService,
+    )
 
     services = [s for s in args.serve.split(",") if s]
     unknown = set(services) - set(SERVICES)
@@ -181,11 +187,17 @@ async def run_up(args: argparse.Namespace) -> int:
     await iface.connect()
     primary = iface.netif.primary_ipv4
     prefix = primary.prefix_len if primary else 0
-    running = []
+    running: list[UdpEchoServer | UdpDiscardServer] = []
+    streams: list[TcpService] = []
     for name in services:
-        server = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
-        server.start()
-        running.append(server)
+        if name in ("echo", "discard"):
+            udp = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
+            udp.start()
+            running.append(udp)
+        tcp = {"echo": TcpEchoServer, "discard": TcpDiscardServer, "chargen": TcpChargenServer}
+        stream = tcp[name](iface)
+        stream.start()
+        streams.append(stream)
     print(
         f"netstack up on {args.tap}: {iface.ip_address}/{prefix} mac {iface.mac_address}"
         f" gateway {iface.gateway or '-'} status {iface.status.name}"
@@ -204,7 +216,10 @@ async def run_up(args: argparse.Namespace) -> int:
             await asyncio.wait_for(stop.wait(), args.stats_interval)
         s = stack.stats()
         link = s[f"link:{iface.get_interface_name()}"]
-        served = " ".join(f"{srv.name}={srv.stats.datagrams}" for srv in running)
+        served = " ".join(
+            [f"{srv.name}={srv.stats.datagrams}" for srv in running]
+            + [f"tcp-{srv.name}={srv.stats.connections}" for srv in streams]
+        )
         print(
             f"rx {link['rx_frames']} tx {link['tx_frames']} frames | ip rx "
             f"{s['ipv4']['rx_packets']} tx {s['ipv4']['tx_packets']} | icmp echo "
@@ -214,6 +229,8 @@ async def run_up(args: argparse.Namespace) -> int:
         )
     for server in running:
         server.stop()
+    for stream in streams:
+        stream.stop()
     await iface.disconnect()
     if isinstance(emac, PcapTap):
         emac.close()

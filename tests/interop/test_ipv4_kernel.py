@@ -136,10 +136,20 @@ else:
 #: IPv4/UDP/ICMP checksum. (tshark 4.0 always verifies ICMP checksums; it has no
 #: ``icmp.check_checksum`` preference.)
 BAD_PACKETS = (
-    '_ws.malformed || _ws.expert.severity >= "Warning" || ip.checksum.status == 0'
-    " || udp.checksum.status == 0 || icmp.checksum.status == 0"
+    '_ws.malformed || (_ws.expert.severity >= "Warning" && !tcp.analysis)'
+    " || ip.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0"
+    " || tcp.checksum.status == 0"
 )
-CHECKSUM_OPTS = ("-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE")
+#: tshark's TCP sequence analysis (``tcp.analysis``: "previous segment not captured",
+#: "out-of-order") reports what a lossy link did, not a fault in a packet: excluded above.
+CHECKSUM_OPTS = (
+    "-o",
+    "ip.check_checksum:TRUE",
+    "-o",
+    "udp.check_checksum:TRUE",
+    "-o",
+    "tcp.check_checksum:TRUE",
+)
 
 
 # -- helpers -------------------------------------------------------------------------------

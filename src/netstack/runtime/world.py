@@ -76,5 +76,13 @@ class World:
         self.loop.run_until_complete(asyncio.sleep(seconds))
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            self.loop.close()
+        """Cancel what still runs on the loop (service tasks, pending waits), then close it."""
+        loop = self.loop
+        if loop.is_closed() or loop.is_running():
+            return
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()

@@ -8,6 +8,7 @@ from netstack.address import IpVersion, SocketAddress
 from netstack.socket.base import InternetSocket
 from netstack.socket.dns import Resolver, ResolverConfig
 from netstack.socket.icmp import ICMPSocket
+from netstack.socket.tcp import TCPSocket
 from netstack.socket.udp import UDPSocket
 from netstack.stacks.core.api import SOL_SOCKET, NetworkStack, SocketOption
 
@@ -21,5 +22,6 @@ __all__ = [
     "ResolverConfig",
     "SocketAddress",
     "SocketOption",
+    "TCPSocket",
     "UDPSocket",
 ]

@@ -36,6 +36,8 @@ from netstack.stacks.core.ipv4 import Ipv4Layer
 from netstack.stacks.core.link import Ipv4Address, LinkAdapter, NetIf
 from netstack.stacks.core.reassembly import ReassemblyConfig
 from netstack.stacks.core.routing import Route
+from netstack.stacks.core.tcp.connection import TcpConfig
+from netstack.stacks.core.tcp.layer import TcpEndpoint, TcpLayer
 from netstack.stacks.core.udp import ANY4, UdpConfig, UdpEndpoint, UdpLayer
 from netstack.wire.ipv4 import IpProto
 
@@ -56,14 +58,17 @@ class CoreStack:
         reassembly: ReassemblyConfig | None = None,
         icmp: IcmpConfig | None = None,
         udp: UdpConfig | None = None,
+        tcp: TcpConfig | None = None,
     ) -> None:
         self._world = world
         self.netifs: list[NetIf] = []
         self.ipv4 = Ipv4Layer(self, reassembly)
         self.icmp = IcmpLayer(self, icmp)
         self.udp = UdpLayer(self, udp)
+        self.tcp = TcpLayer(self, tcp)
         self.ipv4.handlers[IpProto.ICMP] = self.icmp.input
         self.ipv4.handlers[IpProto.UDP] = self.udp.input
+        self.ipv4.handlers[IpProto.TCP] = self.tcp.input
         self._link_listeners: list[LinkStateListener] = []
         self._loopback: NetIf | None = None
         #: servers added by the application (most recent first, as Mbed's add_dns_server)
@@ -189,6 +194,7 @@ class CoreStack:
             "reassembly": asdict(self.ipv4.reassembler.stats),
             "icmp": asdict(self.icmp.counters),
             "udp": asdict(self.udp.counters),
+            "tcp": asdict(self.tcp.counters),
         }
         out["reassembly"]["buffered_bytes"] = self.ipv4.reassembler.buffered_bytes
         out["reassembly"]["in_flight"] = self.ipv4.reassembler.in_flight
@@ -202,10 +208,15 @@ class CoreStack:
             return self.udp.open()
         if kind is SocketKind.ICMP:
             return _IcmpHandle(self)
+        if kind is SocketKind.TCP:
+            return self.tcp.open()
         raise UnsupportedError(f"{kind.value} sockets are not available on this stack yet")
 
     def socket_close(self, handle: SocketHandle) -> None:
         _check_open(handle)
+        if isinstance(handle, TcpEndpoint):
+            self.tcp.close(handle)
+            return
         cast(Any, handle).close()
 
     def socket_bind(self, handle: SocketHandle, address: SocketAddress) -> None:
@@ -215,6 +226,8 @@ class CoreStack:
             raise UnsupportedError("IPv6 is not enabled on this stack")
         if isinstance(handle, UdpEndpoint):
             self.udp.bind(handle, ip, address.port)
+        elif isinstance(handle, TcpEndpoint):
+            self.tcp.bind(handle, ip, address.port)
         elif isinstance(handle, _IcmpHandle):
             handle.bind(address.port or None)
         else:
@@ -222,6 +235,11 @@ class CoreStack:
 
     def socket_connect(self, handle: SocketHandle, address: SocketAddress) -> None:
         _check_open(handle)
+        if isinstance(handle, TcpEndpoint):
+            if len(address.packed) != 4:
+                raise UnsupportedError("IPv6 is not enabled on this stack")
+            self.tcp.connect(handle, address.packed, address.port)
+            return
         if isinstance(handle, UdpEndpoint):
             if not address:
                 handle.peer_ip = None  # Mbed: connecting to an empty address resets
@@ -268,11 +286,48 @@ class CoreStack:
         raise ParameterError("not a socket of this stack")
 
     def socket_readable(self, handle: SocketHandle) -> bool:
+        if isinstance(handle, TcpEndpoint):
+            return self.tcp.readable(handle)
         if isinstance(handle, UdpEndpoint):
             return handle.readable()
         if isinstance(handle, _IcmpHandle):
             return handle.readable()
         return False
+
+    # -- stream sockets ---------------------------------------------------------------------
+    def _tcp(self, handle: SocketHandle) -> TcpEndpoint:
+        _check_open(handle)
+        if not isinstance(handle, TcpEndpoint):
+            raise UnsupportedError("not a TCP socket")
+        return handle
+
+    def socket_listen(self, handle: SocketHandle, backlog: int) -> None:
+        self.tcp.listen(self._tcp(handle), backlog)
+
+    def socket_accept(self, handle: SocketHandle) -> tuple[SocketHandle, SocketAddress]:
+        return self.tcp.accept(self._tcp(handle))
+
+    def socket_send(self, handle: SocketHandle, data: bytes) -> int:
+        return self.tcp.send(self._tcp(handle), data)
+
+    def socket_recv(self, handle: SocketHandle, max_bytes: int) -> bytes:
+        return self.tcp.recv(self._tcp(handle), max_bytes)
+
+    def socket_shutdown(self, handle: SocketHandle, how: str) -> None:
+        if how not in ("write", "both"):
+            raise ParameterError("shutdown supports 'write' (and 'both')")
+        self.tcp.shutdown_write(self._tcp(handle))
+
+    def socket_writable(self, handle: SocketHandle) -> bool:
+        if isinstance(handle, TcpEndpoint):
+            return self.tcp.writable(handle)
+        return not handle.closed
+
+    def socket_connected(self, handle: SocketHandle) -> bool:
+        """True once established; raises the connection's error (refused, timeout…)."""
+        ep = self._tcp(handle)
+        self.tcp._raise_error(ep)
+        return ep.connected
 
     def socket_attach(self, handle: SocketHandle, callback: Callable[[], None] | None) -> None:
         _check_open(handle)
@@ -284,6 +339,9 @@ class CoreStack:
         _check_open(handle)
         if level != SOL_SOCKET:
             raise UnsupportedError(f"option level {level}")
+        if isinstance(handle, TcpEndpoint):
+            self._tcp_setsockopt(handle, option, value)
+            return
         if not isinstance(handle, UdpEndpoint):
             raise UnsupportedError(f"option {option} on this socket")
         if option == SocketOption.BROADCAST:
@@ -301,8 +359,57 @@ class CoreStack:
         else:
             raise UnsupportedError(f"option {option} on UDP sockets")
 
+    def _tcp_setsockopt(self, ep: TcpEndpoint, option: int, value: object) -> None:
+        names = {
+            SocketOption.NODELAY: "nodelay",
+            SocketOption.KEEPALIVE: "keepalive",
+            SocketOption.KEEPIDLE: "keepidle",
+            SocketOption.KEEPINTVL: "keepintvl",
+            SocketOption.KEEPCNT: "keepcnt",
+            SocketOption.RCVBUF: "rcvbuf",
+            SocketOption.SNDBUF: "sndbuf",
+            SocketOption.LINGER: "linger",
+        }
+        if option == SocketOption.REUSEADDR:
+            ep.reuse = bool(value)
+            return
+        name = (
+            names.get(SocketOption(option)) if option in SocketOption._value2member_map_ else None
+        )
+        if name is None:
+            raise UnsupportedError(f"option {option} on TCP sockets")
+        if name in ("nodelay", "keepalive"):
+            converted: object = bool(value)
+        elif name == "linger":
+            converted = None if value is None else float(_number(value))
+        elif name in ("keepidle", "keepintvl"):
+            converted = float(_number(value))
+        else:
+            converted = _int_option(value)
+        for config in (ep.config, ep.conn.config if ep.conn is not None else None):
+            if config is not None:
+                setattr(config, name, converted)
+        if ep.conn is not None:
+            self.tcp._mark(ep)
+
     def socket_getsockopt(self, handle: SocketHandle, level: int, option: int) -> object:
         _check_open(handle)
+        if level == SOL_SOCKET and isinstance(handle, TcpEndpoint):
+            if option == SocketOption.REUSEADDR:
+                return handle.reuse
+            name = {
+                SocketOption.NODELAY: "nodelay",
+                SocketOption.KEEPALIVE: "keepalive",
+                SocketOption.KEEPIDLE: "keepidle",
+                SocketOption.KEEPINTVL: "keepintvl",
+                SocketOption.KEEPCNT: "keepcnt",
+                SocketOption.RCVBUF: "rcvbuf",
+                SocketOption.SNDBUF: "sndbuf",
+                SocketOption.LINGER: "linger",
+            }.get(SocketOption(option))
+            if name is None:
+                raise UnsupportedError(f"option {option} on TCP sockets")
+            return getattr(handle.config, name)
         if level != SOL_SOCKET or not isinstance(handle, UdpEndpoint):
             raise UnsupportedError(f"option {option}")
         if option == SocketOption.BROADCAST:
@@ -317,6 +424,8 @@ class CoreStack:
 
     def socket_getsockname(self, handle: SocketHandle) -> SocketAddress:
         _check_open(handle)
+        if isinstance(handle, TcpEndpoint):
+            return SocketAddress.from_packed(handle.local_ip, handle.local_port)
         if isinstance(handle, UdpEndpoint):
             return SocketAddress.from_packed(handle.local_ip, handle.local_port)
         if isinstance(handle, _IcmpHandle):
@@ -327,6 +436,8 @@ class CoreStack:
         _check_open(handle)
         if isinstance(handle, UdpEndpoint) and handle.peer_ip is not None:
             return SocketAddress.from_packed(handle.peer_ip, handle.peer_port)
+        if isinstance(handle, TcpEndpoint) and handle.conn is not None:
+            return SocketAddress.from_packed(handle.remote_ip, handle.remote_port)
         raise NoConnectionError("socket has no peer")
 
     # -- DNS: the resolver is the Socket API's, installed by the interface ------------------
@@ -439,6 +550,12 @@ class _IcmpHandle:
 def _check_open(handle: SocketHandle) -> None:
     if handle.closed:
         raise NoSocketError("socket is closed")
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ParameterError("option value must be a non-negative number")
+    return float(value)
 
 
 def _int_option(value: object) -> int:
