@@ -106,3 +106,23 @@ def test_runtime_run_from_loop_thread_is_refused():
             return "no error"
 
         assert "deadlock" in rt.run(outer(), timeout=5)
+
+
+def test_deadline_timer_fires_once_and_only_rearms_on_change():
+    from netstack.runtime.timer import DeadlineTimer
+
+    world = World.simulated()
+    fired: list[float] = []
+    timer = DeadlineTimer(world, lambda: fired.append(world.now()))
+    timer.arm(5.0)
+    handle = timer._handle
+    timer.arm(5.0)  # unchanged: the same loop callback stays
+    assert timer._handle is handle
+    timer.arm(3.0)  # moved earlier
+    world.run_for(10.0)
+    assert fired == [3.0]
+    assert timer.when is None
+    timer.arm(12.0)
+    timer.cancel()
+    world.run_for(10.0)
+    assert fired == [3.0]

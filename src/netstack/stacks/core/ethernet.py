@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from netstack.drivers.emac.api import EMAC, Capabilities, RxFlags
+from netstack.runtime.timer import DeadlineTimer
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import (
     AcdConfig,
@@ -77,9 +78,8 @@ class EthernetLink:
         self._defence = DefenceTracker(self.acd_config)
         self.counters = EthernetStats()
         self._netif: NetIf | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(world, self._on_timer)
         self._announce_timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
         self._hwaddr = bytes(emac.hwaddr)
         self._multicast: set[bytes] = set()
         #: directed broadcast addresses of the interface, recomputed on address changes
@@ -114,9 +114,7 @@ class EthernetLink:
         self.emac.set_link_input_cb(None)
         self.emac.set_link_state_cb(None)
         self.emac.power_down()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         if self._announce_timer is not None:
             self._announce_timer.cancel()
             self._announce_timer = None
@@ -218,18 +216,9 @@ class EthernetLink:
             deadline = probe.get_timer()
             if deadline is not None and (when is None or deadline < when):
                 when = deadline
-        if when == self._timer_when:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_when = when
-        if when is not None:
-            self._timer = self.world.call_at(when, self._on_timer)
+        self._timer.arm(when)
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_when = None
         now = self.world.now()
         if self._probes:
             self._run_probes(now, timer=True)

@@ -3,7 +3,6 @@ forwarding, fragmentation on output and bounded reassembly on input."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from netstack.drivers.emac.api import RxFlags
 from netstack.errors import MessageTooLongError, NoAddressError
+from netstack.runtime.timer import DeadlineTimer
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.core.reassembly import Ipv4Reassembler, ReassemblyConfig
 from netstack.stacks.core.routing import Route, RoutingTable
@@ -71,8 +71,7 @@ class Ipv4Layer:
         self._ident = self.world.rng.randrange(0x10000)
         #: destination -> (interface, next hop, source); cleared on any route or address change
         self._route_cache: dict[bytes, tuple[NetIf, bytes, bytes]] = {}
-        self._reasm_timer: asyncio.TimerHandle | None = None
-        self._reasm_when: float | None = None
+        self._reasm_timer = DeadlineTimer(self.world, self._on_reassembly_timer)
 
     # -- configuration ---------------------------------------------------------------------
     def refresh_addresses(self, netifs: list[NetIf]) -> None:
@@ -165,19 +164,9 @@ class Ipv4Layer:
         handler(netif, hdr, payload, flags)
 
     def _arm_reassembly_timer(self) -> None:
-        when = self.reassembler.get_timer()
-        if when == self._reasm_when:
-            return
-        if self._reasm_timer is not None:
-            self._reasm_timer.cancel()
-            self._reasm_timer = None
-        self._reasm_when = when
-        if when is not None:
-            self._reasm_timer = self.world.call_at(when, self._on_reassembly_timer)
+        self._reasm_timer.arm(self.reassembler.get_timer())
 
     def _on_reassembly_timer(self) -> None:
-        self._reasm_timer = None
-        self._reasm_when = None
         for _key, raw_header, first in self.reassembler.handle_timer(self.world.now()):
             try:
                 hdr, _ = Ipv4Header.parse(raw_header + first[:8], verify_checksum=False)

@@ -9,12 +9,12 @@ the link adapter; a conflict declines the lease. Acquired leases configure the i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from netstack.address import SocketAddress
+from netstack.runtime.timer import DeadlineTimer
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.core.udp import ANY4
 from netstack.stacks.ip.dhcp_client import (
@@ -60,8 +60,7 @@ class DhcpAgent:
         self.malformed = 0
         self._endpoint = stack.udp.open()
         self._endpoint.reuse = True
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
+        self._timer = DeadlineTimer(self.world, self._on_timer)
         self._running = False
 
     @property
@@ -104,10 +103,7 @@ class DhcpAgent:
         self._endpoint = self.stack.udp.open()
         self._endpoint.reuse = True
         self.netif.on_address_conflict = None
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_when = None
+        self._timer.cancel()
 
     # -- input -----------------------------------------------------------------------------
     def _readable(self) -> None:
@@ -137,8 +133,6 @@ class DhcpAgent:
             self._flush()
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_when = None
         if self._running:
             self.client.handle_timer(self.world.now())
             self._flush()
@@ -194,12 +188,4 @@ class DhcpAgent:
         )
 
     def _arm_timer(self) -> None:
-        when = self.client.get_timer()
-        if when == self._timer_when:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_when = when
-        if when is not None:
-            self._timer = self.world.call_at(when, self._on_timer)
+        self._timer.arm(self.client.get_timer())

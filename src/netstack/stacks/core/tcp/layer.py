@@ -10,7 +10,6 @@ connection and no listener is answered with a RST (RFC 9293 §3.10.7.1).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from netstack.errors import (
     ParameterError,
     WouldBlockError,
 )
+from netstack.runtime.timer import DeadlineTimer
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.core.tcp.connection import (
     Closed,
@@ -92,8 +92,7 @@ class TcpEndpoint:
         self.closed = False  # the application closed its handle
         self.error: str | None = None
         self.connected = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when: float | None = None
+        self.timer = DeadlineTimer(layer.world, lambda: layer._on_timer(self))
 
     @property
     def key(self) -> Key:
@@ -300,9 +299,7 @@ class TcpLayer:
                 del self.bound[ep.local_port]
         if self.connections.get(ep.key) is ep:
             del self.connections[ep.key]
-        if ep._timer is not None:
-            ep._timer.cancel()
-            ep._timer = None
+        ep.timer.cancel()
 
     # -- input -----------------------------------------------------------------------------
     def input(self, netif: NetIf, ip: Ipv4Header, payload: memoryview, flags: RxFlags) -> None:
@@ -521,28 +518,15 @@ class TcpLayer:
             self.counters.connections_closed += 1
         if ep.parent is not None:
             ep.parent.syn_queue.discard(ep.key)
-        if ep._timer is not None:
-            ep._timer.cancel()
-            ep._timer = None
-            ep._timer_when = None
+        ep.timer.cancel()
         if ep.closed:
             self._release(ep)
 
     def _arm(self, ep: TcpEndpoint) -> None:
         conn = ep.conn
-        when = conn.get_timer() if conn is not None else None
-        if when == ep._timer_when:
-            return
-        if ep._timer is not None:
-            ep._timer.cancel()
-            ep._timer = None
-        ep._timer_when = when
-        if when is not None:
-            ep._timer = self.world.call_at(when, lambda: self._on_timer(ep))
+        ep.timer.arm(conn.get_timer() if conn is not None else None)
 
     def _on_timer(self, ep: TcpEndpoint) -> None:
-        ep._timer = None
-        ep._timer_when = None
         if ep.conn is not None:
             ep.conn.handle_timer(self.world.now())
             self._process(ep)
