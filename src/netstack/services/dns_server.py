@@ -47,7 +47,9 @@ import dns.rrset
 import dns.wirebase
 import dns.zone
 
-from netstack.errors import NetworkError, ParameterError, WouldBlockError
+from netstack.address import SocketAddress
+from netstack.errors import NetworkError, ParameterError
+from netstack.services.echo import UdpService
 from netstack.socket.base import HasStack
 from netstack.socket.udp import UDPSocket
 from netstack.stacks.core.api import NetworkStack
@@ -76,7 +78,7 @@ class DnsServerStats:
     errors: int = 0  # socket errors
 
 
-class DnsServer:
+class DnsServer(UdpService):
     """Authoritative answers for A, AAAA, CNAME (and any type a zone file holds)."""
 
     def __init__(
@@ -89,11 +91,9 @@ class DnsServer:
         port: int = DNS_PORT,
         ttl: int = 300,
     ) -> None:
-        self._target = stack_or_iface
-        self.port = port
+        super().__init__(stack_or_iface, port)
         self.ttl = ttl
         self.stats = DnsServerStats()
-        self.socket: UDPSocket | None = None
         self._data: dict[dns.name.Name, dict[RdType, dns.rrset.RRset]] = {}
         self._descendants: dict[dns.name.Name, int] = {}  # names with data below them
         self._origins: list[dns.name.Name] = []
@@ -178,49 +178,15 @@ class DnsServer:
         rrset.add(rdata)
         rrset.ttl = ttl
 
-    # -- service ---------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.socket is not None:
-            return
-        sock = UDPSocket(self._target)
-        sock.bind(self.port)
-        sock.set_blocking(False)
-        sock.sigio(self._readable)
-        self.socket = sock
+    # -- service (UdpService) ----------------------------------------------------------------
+    def on_datagram(self, sock: UDPSocket, data: bytes, peer: SocketAddress) -> None:
+        reply = self.handle_query(data)
+        if reply is not None:
+            self.reply(sock, peer, reply)
 
-    def stop(self) -> None:
-        if self.socket is not None:
-            self.socket.close()
-            self.socket = None
-
-    def __enter__(self) -> DnsServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _readable(self) -> None:
-        sock = self.socket
-        if sock is None or not sock.is_open:
-            return
-        while sock.readable():
-            try:
-                data, peer = sock.recvfrom_nowait()
-            except WouldBlockError:
-                return
-            except NetworkError as exc:
-                self.stats.errors += 1
-                log.debug("dns server: %s", exc)
-                continue
-            reply = self.handle_query(data)
-            if reply is None:
-                continue
-            try:
-                sock.sendto_nowait(peer, reply)
-            except NetworkError as exc:
-                self.stats.errors += 1
-                log.debug("dns reply to %s failed: %s", peer, exc)
+    def on_error(self, exc: NetworkError) -> None:
+        self.stats.errors += 1
+        log.debug("dns server: %s", exc)
 
     # -- protocol --------------------------------------------------------------------------
     def handle_query(self, wire: bytes) -> bytes | None:
