@@ -19,7 +19,7 @@ from netstack.errors import NetworkError
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
 
-SERVICES = ("echo", "discard", "chargen")  # echo and discard on UDP and TCP
+SERVICES = ("echo", "discard", "chargen", "http", "sink")  # echo and discard on UDP and TCP
 
 
 def _add_link_options(p: argparse.ArgumentParser) -> None:
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve",
         default="",
         metavar="LIST",
-        help=f"comma-separated services: {','.join(SERVICES)}",
+        help=f"comma-separated services: {','.join(SERVICES)}; http=DIR serves DIR over "
+        "HTTP/1.0 on port 80 (http=DIR:PORT on another port), sink counts bulk TCP on 5001",
     )
     up.add_argument("--netns", metavar="NS", help="open the TAP inside this network namespace")
     up.add_argument("--offload", action="store_true", help="use IFF_VNET_HDR checksum/TSO offloads")
@@ -139,6 +140,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if lost else 0
 
 
+def parse_services(spec: str) -> list[tuple[str, str]]:
+    """``--serve`` items as (name, argument): ``echo`` -> ("echo", ""), ``http=DIR`` ->
+    ("http", "DIR")."""
+    out: list[tuple[str, str]] = []
+    for item in spec.split(","):
+        if item:
+            name, _, arg = item.partition("=")
+            out.append((name, arg))
+    return out
+
+
+def http_root_and_port(arg: str) -> tuple[str, int]:
+    """``DIR`` or ``DIR:PORT`` (the port is the part after the last colon, if numeric)."""
+    root, colon, port = arg.rpartition(":")
+    if colon and port.isdigit() and root:
+        return root, int(port)
+    return arg, 80
+
+
 def real_seed(seed: int | None) -> int:
     """A real-mode world's seed: the one given (reproducible runs), else a fresh random one,
     so two nodes never share MAC addresses, DHCP transaction ids or ephemeral ports."""
@@ -158,7 +178,9 @@ async def run_up(args: argparse.Namespace) -> int:
     from netstack.address import parse_ipv4_interface
     from netstack.drivers.emac.tap import TapEMAC
     from netstack.interfaces.ethernet import EthernetInterface
+    from netstack.services.bulk import BulkSink
     from netstack.services.echo import UdpDiscardServer, UdpEchoServer
+    from netstack.services.http import HttpFileServer
     from netstack.services.tcp import (
         TcpChargenServer,
         TcpDiscardServer,
@@ -166,11 +188,16 @@ async def run_up(args: argparse.Namespace) -> int:
         TcpService,
     )
 
-    services = [s for s in args.serve.split(",") if s]
+    wanted = parse_services(args.serve)
+    services = [name for name, _ in wanted]
     unknown = set(services) - set(SERVICES)
     if unknown:
         print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    for name, arg in wanted:
+        if name == "http" and not os.path.isdir(http_root_and_port(arg)[0]):
+            print(f"netstack up: http=DIR needs a directory, got {arg!r}", file=sys.stderr)
+            return 2
     loop = asyncio.get_running_loop()
     world = World(loop, seed=real_seed(args.seed))
     tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
@@ -189,13 +216,17 @@ async def run_up(args: argparse.Namespace) -> int:
     prefix = primary.prefix_len if primary else 0
     running: list[UdpEchoServer | UdpDiscardServer] = []
     streams: list[TcpService] = []
-    for name in services:
+    for name, arg in wanted:
         if name in ("echo", "discard"):
             udp = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
             udp.start()
             running.append(udp)
         tcp = {"echo": TcpEchoServer, "discard": TcpDiscardServer, "chargen": TcpChargenServer}
-        stream = tcp[name](iface)
+        if name == "http":
+            root, port = http_root_and_port(arg)
+            stream: TcpService = HttpFileServer(iface, root, port)
+        else:
+            stream = BulkSink(iface) if name == "sink" else tcp[name](iface)
         stream.start()
         streams.append(stream)
     print(

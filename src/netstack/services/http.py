@@ -89,7 +89,10 @@ class HttpRequest:
 
 @dataclass(slots=True)
 class HttpStats(TcpServiceStats):
-    """``bytes_in``: request heads read; ``bytes_out``: everything sent (heads and bodies)."""
+    """``requests``: well-formed requests (a malformed or oversized head shows only in
+    ``by_status``); ``by_status``: answers by status code; ``timeouts``: clients closed for
+    being silent or slow; ``bytes_in``: request heads read; ``bytes_out``: everything sent
+    (heads and bodies)."""
 
     requests: int = 0
     timeouts: int = 0
@@ -191,7 +194,8 @@ def response_head(status: HTTPStatus, headers: list[tuple[str, str]]) -> bytes:
 
 def error_body(status: HTTPStatus) -> bytes:
     title = f"{status.value} {status.phrase}"
-    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n".encode()
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n"
+    return page.encode()
 
 
 def listing_body(directory: Path, url_path: str) -> bytes:
@@ -268,23 +272,26 @@ class HttpFileServer(TcpService):
 
     async def serve(self, conn: TCPSocket) -> None:
         try:
-            head = await self._read_head(conn)
+            answered = await self._exchange(conn)
         except NetworkTimeoutError:
             self.stats.timeouts += 1
-            log.debug("http: no complete request within %s s, closing", self.timeout)
+            log.debug("http: client silent for %s s, closing", self.timeout)
             return
-        except HttpError as exc:
-            await self._send_error(conn, None, exc.status)
-        else:
+        if answered:
+            await self._linger(conn)
+
+    async def _exchange(self, conn: TCPSocket) -> bool:
+        """Read one request and answer it; False if the client closed without asking."""
+        request: HttpRequest | None = None
+        try:
+            head = await self._read_head(conn)
             if head is None:
-                return  # connected and closed without a request
-            request: HttpRequest | None = None
-            try:
-                request = parse_request(head)
-                await self._answer(conn, request)
-            except HttpError as exc:
-                await self._send_error(conn, request, exc.status)
-        await self._linger(conn)
+                return False
+            request = parse_request(head)
+            await self._answer(conn, request)
+        except HttpError as exc:
+            await self._send_error(conn, request, exc.status)
+        return True
 
     async def _read_head(self, conn: TCPSocket) -> bytes | None:
         """The request head (None if the client closed first); bytes after it are left
@@ -293,7 +300,7 @@ class HttpFileServer(TcpService):
         deadline = loop_time() + self.timeout
         buf = bytearray()
         while True:
-            while buf[:1] in (b"\r", b"\n"):
+            while buf.startswith((b"\r", b"\n")):
                 del buf[:1]  # RFC 7230 §3.5: ignore empty lines before the request line
             end = head_length(buf)
             if end is not None:
@@ -404,11 +411,14 @@ class HttpFileServer(TcpService):
         by_status[status.value] = by_status.get(status.value, 0) + 1
 
     async def _linger(self, conn: TCPSocket) -> None:
-        """Half-close, then read what the client still sends until it closes (or the
-        timeout), so closing with unread data does not reset the answer away
-        (RFC 1122 §4.2.2.13; Apache's "lingering close")."""
+        """Half-close, then read what the client still sends until it closes (at most
+        ``timeout`` seconds), so that closing with unread data does not reset the answer
+        away (RFC 1122 §4.2.2.13; Apache's "lingering close")."""
         conn.shutdown()
-        conn.set_timeout(self.timeout)
+        loop_time = conn.stack.world.now
+        deadline = loop_time() + self.timeout
         with contextlib.suppress(NetworkError):
-            while await conn.recv(CHUNK):
-                pass
+            while (remaining := deadline - loop_time()) > 0:
+                conn.set_timeout(remaining)
+                if not await conn.recv(CHUNK):
+                    return
