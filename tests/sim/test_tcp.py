@@ -233,3 +233,34 @@ def test_syn_flood_is_answered_with_cookies_while_service_continues(pair):
     tcp = b.stack.stats()["tcp"]
     assert tcp["syn_cookies_sent"] > 0
     assert len(b.stack.tcp.connections) <= 256 + 4  # the SYN queue stayed bounded
+
+
+def test_new_syn_reopens_a_connection_in_time_wait(pair):
+    net, _, a, b = pair()
+
+    async def main():
+        await net.start()
+        listener = TCPSocket(b)
+        listener.bind(8000)
+        listener.listen(4)
+        results = []
+        for round_ in range(2):
+            client = TCPSocket(a)
+            client.setsockopt(SOL_SOCKET, SocketOption.REUSEADDR, True)
+            client.bind(40000)  # the same 4-tuple both times
+            start = net.now()
+            await client.connect(("10.0.0.2", 8000))
+            results.append(net.now() - start)
+            conn, _ = await listener.accept()
+            conn.close()  # the server closes first: its side goes to TIME-WAIT
+            assert await client.recv() == b""
+            client.close()
+            await asyncio.sleep(1.0)  # well within 2*MSL
+            assert round_ or b.stack.tcp.connections  # the server side sits in TIME-WAIT
+        return results, b.stack.tcp.counters.connections_accepted
+
+    connect_times, accepted = net.run(main())
+    assert accepted == 2
+    # RFC 6191: the second SYN (newer timestamps) reopened the TIME-WAIT 4-tuple at once
+    # instead of waiting out 2*MSL behind retransmitted SYNs
+    assert connect_times[1] < 0.1

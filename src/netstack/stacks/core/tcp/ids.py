@@ -19,6 +19,7 @@ class TcpIdentifiers:
 
     def __init__(self, rng: random.Random) -> None:
         self._isn_key = rng.randbytes(16)
+        self._ts_key = rng.randbytes(16)
         self._port_key = rng.randbytes(16)
         self.cookie_key = rng.randbytes(16)
         self._port_counter = rng.randrange(1 << 16)
@@ -36,6 +37,12 @@ class TcpIdentifiers:
             self._isn_key, local, lport.to_bytes(2, "big"), remote, rport.to_bytes(2, "big")
         )
         return (clock + f) & 0xFFFFFFFF
+
+    def ts_offset(self, local: bytes, remote: bytes) -> int:
+        """The RFC 7323 timestamp offset for a pair of hosts (as Linux keys it): random to
+        an observer, but the same for every connection between the two, so TSvals keep
+        increasing across incarnations and RFC 6191 can reopen a TIME-WAIT 4-tuple."""
+        return self._hash(self._ts_key, local, remote)
 
     def ephemeral_ports(self, local: bytes, remote: bytes, rport: int) -> list[int]:
         """RFC 6056 §3.3.3 (algorithm 3): a per-destination offset plus a global counter,

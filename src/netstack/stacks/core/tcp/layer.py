@@ -185,7 +185,7 @@ class TcpLayer:
         iss = self.ids.isn(src, ep.local_port, ip, port, now)
         config = dataclasses.replace(ep.config, mss=min(ep.config.mss, netif.mtu - 40))
         ep.conn = TcpConnection(
-            ep.local_port, port, iss, config, ts_offset=self.world.rng.getrandbits(32)
+            ep.local_port, port, iss, config, ts_offset=self.ids.ts_offset(src, ip)
         )
         self.connections[ep.key] = ep
         self.counters.connections_opened += 1
@@ -321,9 +321,20 @@ class TcpLayer:
         now = self.world.now()
         ep = self.connections.get((ip.dst, hdr.dst_port, ip.src, hdr.src_port))
         if ep is not None and ep.conn is not None:
-            ep.conn.receive(hdr, bytes(data), now)
-            self._process(ep)
-            return
+            conn = ep.conn
+            reopen = (
+                hdr.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST) == TcpFlags.SYN
+                and conn.state is TcpState.TIME_WAIT
+                and conn.accepts_new_syn(hdr)
+            )
+            if not reopen:
+                conn.receive(hdr, bytes(data), now)
+                self._process(ep)
+                return
+            # RFC 6191 / RFC 9293 §3.10.7.4: a new SYN ends the TIME-WAIT incarnation and
+            # goes to the listener as a new connection
+            ep.closed = True
+            self._closed(ep)
         listening = self._listener_for(ip.dst, hdr.dst_port)
         seg_flags = hdr.flags
         if listening is not None and not seg_flags & TcpFlags.RST:
@@ -362,7 +373,7 @@ class TcpLayer:
         iss = self.ids.isn(ip.dst, hdr.dst_port, ip.src, hdr.src_port, now)
         config = dataclasses.replace(child.config, mss=min(child.config.mss, netif.mtu - 40))
         child.conn = TcpConnection.accept(
-            hdr, hdr.dst_port, iss, config, now, ts_offset=self.world.rng.getrandbits(32)
+            hdr, hdr.dst_port, iss, config, now, ts_offset=self.ids.ts_offset(ip.dst, ip.src)
         )
         listener.syn_queue.add(key)
         self.connections[key] = child
