@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 
 EPHEMERAL_LOW = 49152
 EPHEMERAL_HIGH = 65535
@@ -44,11 +45,11 @@ class TcpIdentifiers:
         increasing across incarnations and RFC 6191 can reopen a TIME-WAIT 4-tuple."""
         return self._hash(self._ts_key, local, remote)
 
-    def ephemeral_ports(self, local: bytes, remote: bytes, rport: int) -> list[int]:
+    def ephemeral_ports(self, local: bytes, remote: bytes, rport: int) -> Iterator[int]:
         """RFC 6056 §3.3.3 (algorithm 3): a per-destination offset plus a global counter,
         so successive connections to one peer use different ports, unpredictably."""
         span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1
         offset = self._hash(self._port_key, local, remote, rport.to_bytes(2, "big"))
         start = (offset + self._port_counter) % span
         self._port_counter += 1
-        return [EPHEMERAL_LOW + (start + i) % span for i in range(span)]
+        return (EPHEMERAL_LOW + (start + i) % span for i in range(span))  # lazily: ~1 probe

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANY4 = b"\0\0\0\0"
+# plain ints: IntFlag arithmetic is Python-level and costs ~1 µs per segment
+_SYN = int(TcpFlags.SYN)
+_SYN_ACK_RST = int(TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
 _ERRORS: dict[str, type[Exception]] = {
     "refused": ConnectionRefused,
     "reset": ConnectionLostError,
@@ -323,8 +326,8 @@ class TcpLayer:
         if ep is not None and ep.conn is not None:
             conn = ep.conn
             reopen = (
-                hdr.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST) == TcpFlags.SYN
-                and conn.state is TcpState.TIME_WAIT
+                conn.state is TcpState.TIME_WAIT
+                and hdr.flags & _SYN_ACK_RST == _SYN
                 and conn.accepts_new_syn(hdr)
             )
             if not reopen:
