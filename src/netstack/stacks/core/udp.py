@@ -18,6 +18,7 @@ from netstack.errors import (
     NoMemoryError,
     ParameterError,
 )
+from netstack.stacks.core.binding import check_local_address, overlaps
 from netstack.stacks.core.link import NetIf
 from netstack.wire import ChecksumError, DecodeError
 from netstack.wire.icmpv4 import Icmpv4Type, UnreachableCode
@@ -144,14 +145,12 @@ class UdpLayer:
     def bind(self, ep: UdpEndpoint, ip: bytes, port: int) -> None:
         if ep.bound:
             raise ParameterError("socket already bound")
-        if ip != ANY4 and ip not in self.stack.ipv4.local and ip[0] != 127:
-            raise ParameterError(f"address {'.'.join(map(str, ip))} is not ours")
+        check_local_address(ip, self.stack.ipv4.local)
         if port == 0:
             port = self._ephemeral(ip)
         else:
             for other in self.ports.get(port, ()):
-                overlap = other.local_ip == ip or ANY4 in (other.local_ip, ip)
-                if overlap and not (ep.reuse and other.reuse):
+                if overlaps(other.local_ip, ip) and not (ep.reuse and other.reuse):
                     raise AddressInUseError(f"UDP port {port} in use")
         ep.local_ip = ip
         ep.local_port = port

@@ -30,6 +30,7 @@ from netstack.errors import (
     WouldBlockError,
 )
 from netstack.runtime.timer import DeadlineTimer
+from netstack.stacks.core.binding import check_local_address, overlaps
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.core.tcp.connection import (
     Closed,
@@ -130,8 +131,7 @@ class TcpLayer:
     def bind(self, ep: TcpEndpoint, ip: bytes, port: int) -> None:
         if ep.local_port:
             raise ParameterError("socket already bound")
-        if ip != ANY4 and ip not in self.stack.ipv4.local and ip[0] != 127:
-            raise ParameterError(f"address {'.'.join(map(str, ip))} is not ours")
+        check_local_address(ip, self.stack.ipv4.local)
         if port == 0:
             for candidate in self.ids.ephemeral_ports(ip, ANY4, 0):
                 if candidate not in self.bound:
@@ -141,8 +141,8 @@ class TcpLayer:
                 raise NoMemoryError("no free TCP port")
         else:
             for other in self.bound.get(port, ()):
-                overlap = other.local_ip == ip or ANY4 in (other.local_ip, ip)
-                if overlap and not (ep.reuse and other.reuse and other.listener is None):
+                shared = ep.reuse and other.reuse and other.listener is None  # not a listener's
+                if overlaps(other.local_ip, ip) and not shared:
                     raise AddressInUseError(f"TCP port {port} in use")
         ep.local_ip = ip
         ep.local_port = port
