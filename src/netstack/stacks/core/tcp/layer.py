@@ -332,7 +332,9 @@ class TcpLayer:
             )
             if not reopen:
                 conn.receive(hdr, bytes(data), now)
-                self._process(ep)
+                # flush once per loop turn: a driver delivers a batch of frames per wake-up,
+                # and the segments of a batch then share one output pass and timer re-arm
+                self._mark(ep)
                 return
             # RFC 6191 / RFC 9293 §3.10.7.4: a new SYN ends the TIME-WAIT incarnation and
             # goes to the listener as a new connection
