@@ -195,8 +195,10 @@ def set_affinity(pid: int, cpus: set[int]) -> None:
             os.sched_setaffinity(int(tid), cpus)
 
 
-def start_netstack(ns: str, duration: float, profile: str | None = None) -> subprocess.Popen[bytes]:
-    """``netstack up`` on the TAP, serving UDP echo; returns once it says it is up."""
+def start_netstack(
+    ns: str, duration: float, profile: str | None = None, serve: str = "echo"
+) -> subprocess.Popen[bytes]:
+    """``netstack up`` on the TAP serving ``serve``; returns once it says it is up."""
     runner = [sys.executable]
     if profile:
         runner += ["-m", "cProfile", "-o", profile]
@@ -212,7 +214,7 @@ def start_netstack(ns: str, duration: float, profile: str | None = None) -> subp
         "--ip",
         f"{NETSTACK_IP}/24",
         "--serve",
-        "echo",
+        serve,
         "--stats-interval",
         "3600",
         "--duration",

@@ -71,13 +71,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import bench_tap
 from bench_tap import (
     NETSTACK_IP,
     PYTCP_IP,
     PYTCP_MAC,
     PYTCP_PEER,
     PYTCP_TAP,
-    TAP,
     SetupError,
     add_netns,
     cpu_seconds,
@@ -157,19 +157,7 @@ def make_veth_pair(ns1: str, ns2: str) -> None:
 
 def start_netstack(ns: str, duration: float, profile: str | None = None) -> subprocess.Popen[bytes]:
     """``netstack up`` on the TAP with TCP echo, discard and chargen; once it is up."""
-    runner = [sys.executable]
-    if profile:
-        runner += ["-m", "cProfile", "-o", profile]
-    cmd = [*runner, "-m", "netstack.cli", "up", "--tap", TAP, "--netns", ns, "--ip",
-           f"{NETSTACK_IP}/24", "--serve", "echo,discard,chargen", "--stats-interval", "3600",
-           "--duration", str(duration)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for_line(proc, b"netstack up on", 20.0)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
+    return bench_tap.start_netstack(ns, duration, profile, serve="echo,discard,chargen")
 
 
 def start_kernel_server(ns: str) -> subprocess.Popen[bytes]:

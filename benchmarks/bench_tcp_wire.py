@@ -20,17 +20,15 @@ returns the rows as dicts. Rates are operations per second, best of ``REPEATS`` 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
+from bench_wire import REPEATS, Op, rate
 from netstack.wire.ipv4 import IpProto, Ipv4Flags, Ipv4Header
 from netstack.wire.tcp import TcpFlags, TcpHeader, TcpOptions
 
 PAYLOAD_SIZES = (64, 1448)
-REPEATS = 3
 # Iterations per run, scaled to each library's speed so the script takes well under 30 s.
 ITERATIONS = {"netstack": 40_000, "dpkt": 10_000, "scapy": 1_000}
 
@@ -45,7 +43,6 @@ TSVAL = 0x004D0C4A
 TSECR = 0x46B10EF6
 IDENT = 0x1D0B
 
-Op = Callable[[], object]
 OPS = ("parse+verify", "parse (no verify)", "build", "build (TCP only)")
 
 
@@ -179,23 +176,6 @@ LIBRARIES: dict[str, Callable[[bytes, bytes], dict[str, Op]]] = {
     "scapy": scapy_ops,
     "dpkt": dpkt_ops,
 }
-
-
-def rate(op: Op, iterations: int) -> float:
-    """Operations per second: the best of ``REPEATS`` timed runs, collector paused."""
-    best = float("inf")
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(REPEATS):
-            start = time.perf_counter()
-            for _ in range(iterations):
-                op()
-            best = min(best, time.perf_counter() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return iterations / best
 
 
 def check_outputs(packet: bytes, segment: bytes, ops: dict[str, dict[str, Op]]) -> None:
