@@ -36,20 +36,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench_tap import SetupError, add_netns, in_ns, namespaces, sh, stop
 from netstack.address import IpVersion, SocketAddress
 from netstack.drivers.emac.tap import TapEMAC
 from netstack.interfaces.base import ConnectionStatus
@@ -129,40 +127,7 @@ print(json.dumps({"queries": count, "answered": answered, "wrong": wrong, "lost"
 """
 
 
-class SetupError(RuntimeError):
-    pass
-
-
 # --- namespaces and processes ------------------------------------------------------------
-
-
-def sh(*cmd: str, timeout: float = 30.0) -> str:
-    """Run a command; its stdout, or SetupError with its stderr."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise SetupError(f"{' '.join(cmd)}: exit {proc.returncode}: {proc.stderr.strip()}")
-    return proc.stdout
-
-
-def in_ns(ns: str, *cmd: str) -> list[str]:
-    return ["ip", "netns", "exec", ns, *cmd]
-
-
-def add_netns(name: str) -> None:
-    sh("ip", "netns", "add", name)
-    sh("ip", "-n", name, "link", "set", "lo", "up")
-    sh(*in_ns(name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"))
-
-
-@contextlib.contextmanager
-def namespaces(*names: str) -> Iterator[None]:
-    """Delete the namespaces on the way out, whatever happened."""
-    try:
-        yield
-    finally:
-        for name in names:
-            if os.path.exists(f"/var/run/netns/{name}"):
-                subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 def make_segment(ns: str, ns_k: str) -> None:
@@ -228,20 +193,6 @@ def _listening(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return {"0035", "0043"} <= ports
-
-
-def stop(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the process we started (by PID), SIGKILL after 5 s; wait for it."""
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 async def run_async(cmd: list[str], timeout: float = 60.0) -> str:
