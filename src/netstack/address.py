@@ -11,7 +11,7 @@ import enum
 import ipaddress
 import socket as _socket
 
-from netstack.errors import ParameterError
+from netstack.errors import DnsFailureError, ParameterError
 
 
 class IpVersion(enum.IntEnum):
@@ -197,3 +197,18 @@ def netmask_to_prefix(netmask: str | bytes) -> int:
     if value != (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF:
         raise ParameterError(f"netmask is not contiguous: {netmask!r}")
     return prefix
+
+
+def parse_literal(host: str, version: IpVersion = IpVersion.UNSPEC) -> SocketAddress | None:
+    """``host`` as an IP address literal, parsed without traffic (as Mbed's
+    ``gethostbyname``); None if it is a name. A literal of the wrong family for ``version``
+    is a DnsFailureError, an empty host a ParameterError."""
+    if not isinstance(host, str) or not host:
+        raise ParameterError("empty host name")
+    try:
+        address = SocketAddress(host)
+    except ParameterError:
+        return None
+    if version != IpVersion.UNSPEC and address.version != version:
+        raise DnsFailureError(f"{host!r} is not an {version.name} address")
+    return address

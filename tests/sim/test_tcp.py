@@ -264,3 +264,17 @@ def test_new_syn_reopens_a_connection_in_time_wait(pair):
     # RFC 6191: the second SYN (newer timestamps) reopened the TIME-WAIT 4-tuple at once
     # instead of waiting out 2*MSL behind retransmitted SYNs
     assert connect_times[1] < 0.1
+
+
+def test_unknown_socket_options_are_unsupported_both_ways(pair):
+    from netstack.errors import UnsupportedError
+
+    net, _, a, _b = pair()
+    net.run(net.start())
+    sock = TCPSocket(a)
+    with pytest.raises(UnsupportedError):
+        sock.setsockopt(SOL_SOCKET, 999, 1)
+    with pytest.raises(UnsupportedError):
+        sock.getsockopt(SOL_SOCKET, 999)
+    sock.setsockopt(SOL_SOCKET, SocketOption.KEEPIDLE, 30)
+    assert sock.getsockopt(SOL_SOCKET, SocketOption.KEEPIDLE) == 30.0

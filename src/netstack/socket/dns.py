@@ -34,7 +34,7 @@ import dns.rdtypes.ANY.SOA
 import dns.rrset
 import dns.wirebase
 
-from netstack.address import IpVersion, SocketAddress
+from netstack.address import IpVersion, SocketAddress, parse_literal
 from netstack.errors import (
     BusyError,
     DnsFailureError,
@@ -274,7 +274,7 @@ class Resolver:
         self, host: str, version: IpVersion = IpVersion.UNSPEC
     ) -> list[SocketAddress]:
         """Every address of ``host`` (A and/or AAAA), preferred family first."""
-        literal = _literal(host, version)
+        literal = parse_literal(host, version)
         if literal is not None:
             return [literal]
         name = validate_hostname(host).lower()
@@ -606,19 +606,6 @@ def _server_address(address: AddressLike, port: int | None = None) -> SocketAddr
     if not server:
         raise ParameterError(f"not a DNS server address: {address!r}")
     return server if server.port else server.with_port(DNS_PORT)
-
-
-def _literal(host: str, version: IpVersion) -> SocketAddress | None:
-    """An IP address literal, parsed without traffic (Mbed); None if ``host`` is a name."""
-    if not isinstance(host, str) or not host:
-        raise ParameterError("empty host name")
-    try:
-        address = SocketAddress(host)
-    except ParameterError:
-        return None
-    if version != IpVersion.UNSPEC and address.version != version:
-        raise DnsFailureError(f"{host!r} is not an {version.name} address")
-    return address
 
 
 def _packed(data: bytes, rdtype: RdType) -> bytes:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, cast
 
-from netstack.address import IpVersion, SocketAddress
+from netstack.address import IpVersion, SocketAddress, parse_literal
 from netstack.errors import (
     DnsFailureError,
     IsConnectedError,
@@ -44,6 +44,18 @@ from netstack.wire.ipv4 import IpProto
 log = logging.getLogger(__name__)
 
 LinkStateListener = Callable[[NetIf, bool], None]
+
+#: SOL_SOCKET options of TCP sockets, by the TcpConfig field each one sets
+_TCP_OPTIONS: dict[int, str] = {
+    SocketOption.NODELAY: "nodelay",
+    SocketOption.KEEPALIVE: "keepalive",
+    SocketOption.KEEPIDLE: "keepidle",
+    SocketOption.KEEPINTVL: "keepintvl",
+    SocketOption.KEEPCNT: "keepcnt",
+    SocketOption.RCVBUF: "rcvbuf",
+    SocketOption.SNDBUF: "sndbuf",
+    SocketOption.LINGER: "linger",
+}
 
 
 class CoreStack:
@@ -360,22 +372,10 @@ class CoreStack:
             raise UnsupportedError(f"option {option} on UDP sockets")
 
     def _tcp_setsockopt(self, ep: TcpEndpoint, option: int, value: object) -> None:
-        names = {
-            SocketOption.NODELAY: "nodelay",
-            SocketOption.KEEPALIVE: "keepalive",
-            SocketOption.KEEPIDLE: "keepidle",
-            SocketOption.KEEPINTVL: "keepintvl",
-            SocketOption.KEEPCNT: "keepcnt",
-            SocketOption.RCVBUF: "rcvbuf",
-            SocketOption.SNDBUF: "sndbuf",
-            SocketOption.LINGER: "linger",
-        }
         if option == SocketOption.REUSEADDR:
             ep.reuse = bool(value)
             return
-        name = (
-            names.get(SocketOption(option)) if option in SocketOption._value2member_map_ else None
-        )
+        name = _TCP_OPTIONS.get(option)
         if name is None:
             raise UnsupportedError(f"option {option} on TCP sockets")
         if name in ("nodelay", "keepalive"):
@@ -397,16 +397,7 @@ class CoreStack:
         if level == SOL_SOCKET and isinstance(handle, TcpEndpoint):
             if option == SocketOption.REUSEADDR:
                 return handle.reuse
-            name = {
-                SocketOption.NODELAY: "nodelay",
-                SocketOption.KEEPALIVE: "keepalive",
-                SocketOption.KEEPIDLE: "keepidle",
-                SocketOption.KEEPINTVL: "keepintvl",
-                SocketOption.KEEPCNT: "keepcnt",
-                SocketOption.RCVBUF: "rcvbuf",
-                SocketOption.SNDBUF: "sndbuf",
-                SocketOption.LINGER: "linger",
-            }.get(SocketOption(option))
+            name = _TCP_OPTIONS.get(option)
             if name is None:
                 raise UnsupportedError(f"option {option} on TCP sockets")
             return getattr(handle.config, name)
@@ -450,16 +441,11 @@ class CoreStack:
     async def getaddrinfo(
         self, host: str, version: IpVersion = IpVersion.UNSPEC
     ) -> list[SocketAddress]:
-        if not host:
-            raise ParameterError("empty host name")
         if self.resolver is not None:
             return await self.resolver.getaddrinfo(host, version)
-        try:
-            literal = SocketAddress(host)
-        except ParameterError:
-            raise DnsFailureError(f"cannot resolve {host!r}: no resolver on this stack") from None
-        if version not in (IpVersion.UNSPEC, literal.version):
-            raise DnsFailureError(f"{host!r} is not an {version.name} address")
+        literal = parse_literal(host, version)
+        if literal is None:
+            raise DnsFailureError(f"cannot resolve {host!r}: no resolver on this stack")
         return [literal]
 
     def add_dns_server(self, address: SocketAddress) -> None:
