@@ -14,12 +14,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from netstack.drivers.emac.api import (
-    Capabilities,
     LinkInputCallback,
-    LinkStateCallback,
     RxFlags,
     TxOffload,
 )
+from netstack.drivers.wrappers.base import EmacWrapper
 from netstack.wire import Buffer
 from netstack.wire.checksum import internet_checksum
 from netstack.wire.pcap import LinkType, PcapTarget, PcapWriter
@@ -51,7 +50,7 @@ def complete_checksum(frame: Buffer, offload: TxOffload) -> bytes:
     return bytes(buf)
 
 
-class PcapTap:
+class PcapTap(EmacWrapper):
     """Wraps an EMAC and captures its traffic (link type Ethernet).
 
     ``target`` is a path, a binary file object, or an existing :class:`PcapWriter` (to share
@@ -59,7 +58,7 @@ class PcapTap:
     """
 
     def __init__(self, inner: EMAC, target: PcapTarget | PcapWriter, world: World) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._world = world
         if isinstance(target, PcapWriter):
             self.writer = target
@@ -105,45 +104,13 @@ class PcapTap:
     ) -> None:
         self.close()
 
-    # --- forwarded to the inner driver ---------------------------------------------
-
-    @property
-    def hwaddr(self) -> bytes:
-        return self.inner.hwaddr
-
-    @property
-    def mtu(self) -> int:
-        return self.inner.mtu
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    @property
-    def link_up(self) -> bool:
-        return self.inner.link_up
-
-    def power_up(self) -> bool:
-        return self.inner.power_up()
-
+    # --- what this wrapper changes of the forwarded contract (EmacWrapper) ---------
     def power_down(self) -> None:
         self.inner.power_down()
         self.writer.flush()
 
     def set_link_input_cb(self, cb: LinkInputCallback | None) -> None:
         self._input_cb = cb
-
-    def set_link_state_cb(self, cb: LinkStateCallback | None) -> None:
-        self.inner.set_link_state_cb(cb)
-
-    def add_multicast_group(self, mac: bytes) -> None:
-        self.inner.add_multicast_group(mac)
-
-    def remove_multicast_group(self, mac: bytes) -> None:
-        self.inner.remove_multicast_group(mac)
-
-    def set_all_multicast(self, on: bool) -> None:
-        self.inner.set_all_multicast(on)
 
 
 __all__ = ["PcapTap", "complete_checksum"]

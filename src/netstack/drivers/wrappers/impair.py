@@ -37,12 +37,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netstack.drivers.emac.api import (
-    Capabilities,
     LinkInputCallback,
-    LinkStateCallback,
     RxFlags,
     TxOffload,
 )
+from netstack.drivers.wrappers.base import EmacWrapper
 from netstack.wire import Buffer
 
 if TYPE_CHECKING:
@@ -271,7 +270,7 @@ class Impairment:
         self._held.add(handle)
 
 
-class LinkModel:
+class LinkModel(EmacWrapper):
     """An EMAC wrapper that impairs the frames ``inner`` sends (and, with ``rx_params``,
     the frames it receives). Everything else is forwarded to ``inner`` unchanged;
     :class:`TxOffload` and :class:`RxFlags` travel with their frames.
@@ -289,7 +288,7 @@ class LinkModel:
         *,
         rx_params: LinkParams | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._world = world
         self.tx = Impairment(world, params, self._send_inner)
         self.rx: Impairment | None = None
@@ -323,27 +322,7 @@ class LinkModel:
         if cb is not None:
             cb(memoryview(frame), flags)
 
-    # --- forwarded to the inner driver ---------------------------------------------
-
-    @property
-    def hwaddr(self) -> bytes:
-        return self.inner.hwaddr
-
-    @property
-    def mtu(self) -> int:
-        return self.inner.mtu
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
-
-    @property
-    def link_up(self) -> bool:
-        return self.inner.link_up
-
-    def power_up(self) -> bool:
-        return self.inner.power_up()
-
+    # --- what this wrapper changes of the forwarded contract (EmacWrapper) ---------
     def power_down(self) -> None:
         self.tx.cancel()
         if self.rx is not None:
@@ -354,18 +333,6 @@ class LinkModel:
         self._input_cb = cb
         if self.rx is None:
             self.inner.set_link_input_cb(cb)
-
-    def set_link_state_cb(self, cb: LinkStateCallback | None) -> None:
-        self.inner.set_link_state_cb(cb)
-
-    def add_multicast_group(self, mac: bytes) -> None:
-        self.inner.add_multicast_group(mac)
-
-    def remove_multicast_group(self, mac: bytes) -> None:
-        self.inner.remove_multicast_group(mac)
-
-    def set_all_multicast(self, on: bool) -> None:
-        self.inner.set_all_multicast(on)
 
 
 __all__ = ["STAT_NAMES", "Impairment", "LinkModel", "LinkParams"]
