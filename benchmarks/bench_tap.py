@@ -196,9 +196,14 @@ def set_affinity(pid: int, cpus: set[int]) -> None:
 
 
 def start_netstack(
-    ns: str, duration: float, profile: str | None = None, serve: str = "echo"
+    ns: str,
+    duration: float,
+    profile: str | None = None,
+    serve: str = "echo",
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """``netstack up`` on the TAP serving ``serve``; returns once it says it is up."""
+    """``netstack up`` on the TAP serving ``serve`` (``extra``: more options); returns once
+    it says it is up."""
     runner = [sys.executable]
     if profile:
         runner += ["-m", "cProfile", "-o", profile]
@@ -219,6 +224,7 @@ def start_netstack(
         "3600",
         "--duration",
         str(duration),
+        *extra,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

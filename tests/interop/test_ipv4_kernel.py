@@ -217,11 +217,12 @@ async def kernel_side_running(tap: TapDevice, timeout: float = 5.0) -> None:
 
 @contextlib.asynccontextmanager
 async def netstack_on(
-    tap: TapDevice, world: World, pcap: Path | None = None
+    tap: TapDevice, world: World, pcap: Path | None = None, *, offload: bool = False
 ) -> AsyncIterator[EthernetInterface]:
-    """netstack as 10.77.0.2/24 on the TAP (captured to ``pcap`` on our side if given),
-    connected; disconnected and detached afterwards."""
-    tap_emac = TapEMAC(tap.name, world, netns=tap.netns)
+    """netstack as 10.77.0.2/24 on the TAP (captured to ``pcap`` on our side if given;
+    with the TAP's checksum/TSO offloads if ``offload``), connected; disconnected and
+    detached afterwards."""
+    tap_emac = TapEMAC(tap.name, world, netns=tap.netns, offload=offload)
     emac: EMAC = tap_emac if pcap is None else PcapTap(tap_emac, pcap, world)
     try:
         iface = EthernetInterface(emac, world=world)

@@ -131,11 +131,10 @@ class TcpChargenServer(TcpService):
     name = "chargen"
 
     async def serve(self, conn: TCPSocket) -> None:
-        rotation = 0
+        # whole cycles of the 95 rotations, so every block starts the pattern again
+        block = chargen_block(0, 3 * len(_PRINTABLE))
         while True:
             if conn.readable() and not conn.recv_nowait(65536):
                 return  # the client closed (anything it sends is discarded)
-            block = chargen_block(rotation, 64)
-            rotation = (rotation + 64) % len(_PRINTABLE)
             await conn.send(block)
             self.stats.bytes_out += len(block)

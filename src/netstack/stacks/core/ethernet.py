@@ -12,7 +12,8 @@ import asyncio
 import logging
 from dataclasses import asdict, dataclass
 
-from netstack.drivers.emac.api import EMAC, Capabilities, RxFlags
+from netstack.drivers.emac.api import EMAC, Capabilities, RxFlags, TxOffload
+from netstack.drivers.wrappers.capture import complete_checksum
 from netstack.runtime.timer import DeadlineTimer
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import (
@@ -53,10 +54,26 @@ class EthernetStats:
     arp_tx: int = 0
     arp_replies_sent: int = 0
     arp_unresolved_drops: int = 0
+    #: large (GSO) segments dropped because their next hop needed ARP resolution first
+    gso_unresolved_drops: int = 0
     acd_probes_sent: int = 0
     acd_conflicts: int = 0
     acd_defences: int = 0
     acd_addresses_lost: int = 0
+
+
+_ETHERNET_HEADER_LEN = 14
+
+
+def _past_ethernet_header(offload: TxOffload) -> TxOffload:
+    """An offload request with offsets counted from the start of the Ethernet frame."""
+    return TxOffload(
+        offload.csum_start + _ETHERNET_HEADER_LEN,
+        offload.csum_offset,
+        offload.gso_type,
+        offload.gso_size,
+        offload.hdr_len + _ETHERNET_HEADER_LEN if offload.hdr_len else 0,
+    )
 
 
 class EthernetLink:
@@ -157,23 +174,37 @@ class EthernetLink:
             self.emac.add_multicast_group(group_mac)
 
     # -- output ---------------------------------------------------------------------------
-    def output_ipv4(self, packet: bytes, next_hop: bytes) -> bool:
+    def output_ipv4(self, packet: bytes, next_hop: bytes, offload: TxOffload | None = None) -> bool:
         if next_hop in self._broadcasts:
-            return self._send(BROADCAST, EtherType.IPV4, packet)
+            return self._send(BROADCAST, EtherType.IPV4, packet, offload)
         if 224 <= next_hop[0] <= 239:
-            return self._send(ipv4_multicast_mac(next_hop), EtherType.IPV4, packet)
+            return self._send(ipv4_multicast_mac(next_hop), EtherType.IPV4, packet, offload)
         now = self.world.now()
-        mac = self.arp.resolve(next_hop, packet, now)
+        mac = self.arp.lookup(next_hop, now)
         if mac is None:
-            self._flush_arp()
-            return True  # queued
+            if offload is not None:
+                # The ARP queue holds finished packets: complete the checksum here; a
+                # large segment is dropped (TCP retransmits it once the address is known).
+                if offload.gso_type:
+                    self.counters.gso_unresolved_drops += 1
+                    return False
+                packet = complete_checksum(packet, offload)
+                offload = None
+            mac = self.arp.resolve(next_hop, packet, now)
+            if mac is None:
+                self._flush_arp()
+                return True  # queued
         if self.arp._outbox:  # a refresh request became due
             self._flush_arp()
-        return self._send(mac, EtherType.IPV4, packet)
+        return self._send(mac, EtherType.IPV4, packet, offload)
 
-    def _send(self, dst: bytes, ethertype: int, payload: bytes) -> bool:
+    def _send(
+        self, dst: bytes, ethertype: int, payload: bytes, offload: TxOffload | None = None
+    ) -> bool:
         frame = EthernetHeader(dst, self._hwaddr, ethertype).build(payload)
-        if self.emac.link_out(frame):
+        if offload is not None:
+            offload = _past_ethernet_header(offload)
+        if self.emac.link_out(frame, offload):
             c = self.counters
             c.tx_frames += 1
             c.tx_bytes += len(frame)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netstack.drivers.emac.api import RxFlags
+from netstack.drivers.emac.api import RxFlags, TxOffload
 from netstack.errors import MessageTooLongError, NoAddressError
 from netstack.runtime.timer import DeadlineTimer
 from netstack.stacks.core.link import NetIf
@@ -277,11 +277,20 @@ class Ipv4Layer:
         ttl: int | None = None,
         tos: int = 0,
         dont_fragment: bool = False,
+        offload: TxOffload | None = None,
     ) -> None:
         """Send on a route already chosen with :meth:`route` (transports that need the
-        source address for their checksum route once and call this)."""
+        source address for their checksum route once and call this).
+
+        ``offload`` (offsets from the start of the IPv4 header, which has no options here)
+        is for links whose capabilities accept it; a GSO request may exceed the MTU."""
         ident = self._ident
-        self._ident = (ident + 1) & 0xFFFF
+        if offload is not None and offload.gso_type:
+            # the driver numbers the segments it cuts ident, ident + 1, …
+            data = len(payload) + 20 - offload.hdr_len
+            self._ident = (ident - (-data // offload.gso_size)) & 0xFFFF
+        else:
+            self._ident = (ident + 1) & 0xFFFF
         hdr = Ipv4Header(
             src,
             dst,
@@ -291,9 +300,10 @@ class Ipv4Layer:
             ident=ident,
             flags=2 if dont_fragment else 0,
         )
-        if 20 + len(payload) <= netif.mtu:
+        if 20 + len(payload) <= netif.mtu or (offload is not None and offload.gso_type):
             self.counters.tx_packets += 1
-            self._link_out(netif, next_hop, hdr.build(payload))
+            if not netif.link.output_ipv4(hdr.build(payload), next_hop, offload):
+                self.counters.tx_dropped += 1
         elif dont_fragment:
             raise MessageTooLongError(f"{len(payload)} bytes exceed the MTU with DF set")
         else:

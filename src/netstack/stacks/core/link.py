@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from netstack.drivers.emac.api import Capabilities, RxFlags
+from netstack.drivers.emac.api import Capabilities, RxFlags, TxOffload
 
 Ipv4Input = Callable[["NetIf", memoryview, RxFlags], None]
 LinkStateHook = Callable[["NetIf", bool], None]
@@ -50,8 +50,12 @@ class LinkAdapter(Protocol):
 
     def stop(self) -> None: ...
 
-    def output_ipv4(self, packet: bytes, next_hop: bytes) -> bool:
-        """Send an IPv4 packet to ``next_hop`` (an on-link address, or broadcast)."""
+    def output_ipv4(self, packet: bytes, next_hop: bytes, offload: TxOffload | None = None) -> bool:
+        """Send an IPv4 packet to ``next_hop`` (an on-link address, or broadcast).
+
+        ``offload`` (only when :attr:`capabilities` offer it) asks the driver to finish the
+        transport checksum or cut a large TCP segment; its offsets count from the start of
+        ``packet``, and the adapter shifts them past its own link header."""
         ...
 
     def addresses_changed(self) -> None:

@@ -675,7 +675,9 @@ class TcpConnection:
         self.stats.segments_out += 1
         self.stats.bytes_out += len(payload)
         header = TcpHeader(self.local_port, self.remote_port, seq, ack, flags, window, 0, options)
-        return TcpSegmentOut(header, payload)
+        mss = self._snd.mss
+        # a larger segment has no SACK blocks (below), so each cut carries a full MSS
+        return TcpSegmentOut(header, payload, mss if len(payload) > mss else 0)
 
     def _chunk_segment(
         self, chunk: Chunk, now: float, blocks: list[tuple[int, int]]

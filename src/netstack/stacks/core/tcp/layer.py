@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netstack.address import SocketAddress
-from netstack.drivers.emac.api import RxFlags
+from netstack.drivers.emac.api import GsoType, RxFlags, TxOffload
 from netstack.errors import (
     AddressInUseError,
     ConnectionLostError,
@@ -54,6 +54,10 @@ ANY4 = b"\0\0\0\0"
 # plain ints: IntFlag arithmetic is Python-level and costs ~1 µs per segment
 _SYN = int(TcpFlags.SYN)
 _SYN_ACK_RST = int(TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
+#: Room for the link, IPv4 and TCP headers at their largest within a GSO frame.
+_TSO_HEADROOM = 14 + 20 + 60
+#: IPv4 total length is 16 bits.
+_MAX_IPV4_PAYLOAD = 65535 - 20
 _ERRORS: dict[str, type[Exception]] = {
     "refused": ConnectionRefused,
     "reset": ConnectionLostError,
@@ -186,10 +190,14 @@ class TcpLayer:
         ep.netif = netif
         now = self.world.now()
         iss = self.ids.isn(src, ep.local_port, ip, port, now)
-        config = dataclasses.replace(ep.config, mss=min(ep.config.mss, netif.mtu - 40))
         ep.conn = TcpConnection(
-            ep.local_port, port, iss, config, ts_offset=self.ids.ts_offset(src, ip)
+            ep.local_port,
+            port,
+            iss,
+            _config_for(ep.config, netif),
+            ts_offset=self.ids.ts_offset(src, ip),
         )
+        _use_offloads(ep.conn, netif)
         self.connections[ep.key] = ep
         self.counters.connections_opened += 1
         ep.conn.connect(now)
@@ -376,10 +384,15 @@ class TcpLayer:
         child.netif = netif
         child.parent = listener
         iss = self.ids.isn(ip.dst, hdr.dst_port, ip.src, hdr.src_port, now)
-        config = dataclasses.replace(child.config, mss=min(child.config.mss, netif.mtu - 40))
         child.conn = TcpConnection.accept(
-            hdr, hdr.dst_port, iss, config, now, ts_offset=self.ids.ts_offset(ip.dst, ip.src)
+            hdr,
+            hdr.dst_port,
+            iss,
+            _config_for(child.config, netif),
+            now,
+            ts_offset=self.ids.ts_offset(ip.dst, ip.src),
         )
+        _use_offloads(child.conn, netif)
         listener.syn_queue.add(key)
         self.connections[key] = child
         self._process(child)
@@ -443,8 +456,9 @@ class TcpLayer:
         child.local_ip, child.local_port, child.remote_ip, child.remote_port = key
         child.netif = netif
         child.parent = listener
-        config = dataclasses.replace(child.config, mss=min(child.config.mss, netif.mtu - 40))
+        config = _config_for(child.config, netif)
         conn = TcpConnection.accept(syn, hdr.dst_port, cookie, config, now)
+        _use_offloads(conn, netif)
         conn.packets_to_send(now)  # the SYN-ACK was already sent, statelessly
         child.conn = conn
         self.connections[key] = child
@@ -504,9 +518,10 @@ class TcpLayer:
                 route_netif, next_hop = None, b""
             out = route_netif or netif
             if out is not None:
+                csum_offload = out.link.capabilities.tx_checksum
                 for seg in segments:
                     self._send(out, next_hop or ep.remote_ip, ep.local_ip, ep.remote_ip,
-                               seg.header, seg.payload)  # fmt: skip
+                               seg.header, seg.payload, seg.gso_size, csum_offload)  # fmt: skip
         notify = False
         while (event := conn.next_event()) is not None:
             notify = True
@@ -555,8 +570,42 @@ class TcpLayer:
         self._send(out, next_hop, src, dst, hdr, payload)
 
     def _send(
-        self, netif: NetIf, next_hop: bytes, src: bytes, dst: bytes, hdr: TcpHeader, payload: bytes
+        self,
+        netif: NetIf,
+        next_hop: bytes,
+        src: bytes,
+        dst: bytes,
+        hdr: TcpHeader,
+        payload: bytes,
+        gso_size: int = 0,
+        csum_offload: bool = False,
     ) -> None:
-        segment = hdr.build(payload, src=src, dst=dst)
         self.counters.tx_segments += 1
-        self.stack.ipv4.send_routed(netif, next_hop, src, dst, IpProto.TCP, segment)
+        if not (csum_offload and payload):
+            segment = hdr.build(payload, src=src, dst=dst)
+            self.stack.ipv4.send_routed(netif, next_hop, src, dst, IpProto.TCP, segment)
+            return
+        # the link (the kernel behind a TAP) finishes the checksum and cuts large segments
+        segment = hdr.build(payload, src=src, dst=dst, fill_checksum=False)
+        offload = TxOffload(
+            20,
+            16,
+            GsoType.TCPV4 if gso_size else GsoType.NONE,
+            gso_size,
+            20 + len(segment) - len(payload),
+        )
+        self.stack.ipv4.send_routed(
+            netif, next_hop, src, dst, IpProto.TCP, segment, offload=offload
+        )
+
+
+def _config_for(config: TcpConfig, netif: NetIf) -> TcpConfig:
+    """A new connection's settings on ``netif``: the MSS it advertises fits the MTU."""
+    return dataclasses.replace(config, mss=min(config.mss, netif.mtu - 40))
+
+
+def _use_offloads(conn: TcpConnection, netif: NetIf) -> None:
+    """On a link that segments for us (TSO), hand it segments of up to 64 KiB."""
+    caps = netif.link.capabilities
+    if caps.tx_tso and caps.tx_checksum and caps.gso_max_size > _TSO_HEADROOM:
+        conn.max_segment = min(caps.gso_max_size - _TSO_HEADROOM, _MAX_IPV4_PAYLOAD - 60)

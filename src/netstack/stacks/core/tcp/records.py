@@ -59,10 +59,13 @@ class TcpConfig:
 @dataclass(frozen=True, slots=True)
 class TcpSegmentOut:
     """A segment to send: ports, seq/ack, flags, window (already scaled) and options are
-    filled; the glue adds the addresses and builds it."""
+    filled; the glue adds the addresses and builds it. ``gso_size`` is non-zero for a
+    segment larger than the MSS (see ``TcpConnection.max_segment``): the link cuts it into
+    segments of that many payload bytes, each with a copy of the header."""
 
     header: TcpHeader
     payload: bytes
+    gso_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
