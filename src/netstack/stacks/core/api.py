@@ -39,6 +39,9 @@ class SocketOption(enum.IntEnum):
     TTL = 14
     KEEPCNT = 15
     NODELAY = 16
+    #: netstack's own: the TCP congestion controller by name, ``"newreno"`` (default) or
+    #: ``"cubic"`` (like Linux ``TCP_CONGESTION``); may change on an open connection.
+    CONGESTION = 17
 
 
 SOL_SOCKET = 7000  # NSAPI_SOCKET

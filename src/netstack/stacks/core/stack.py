@@ -36,6 +36,7 @@ from netstack.stacks.core.ipv4 import Ipv4Layer
 from netstack.stacks.core.link import Ipv4Address, LinkAdapter, NetIf
 from netstack.stacks.core.reassembly import ReassemblyConfig
 from netstack.stacks.core.routing import Route
+from netstack.stacks.core.tcp.congestion import make_congestion_control
 from netstack.stacks.core.tcp.connection import TcpConfig
 from netstack.stacks.core.tcp.layer import TcpEndpoint, TcpLayer
 from netstack.stacks.core.udp import ANY4, UdpConfig, UdpEndpoint, UdpLayer
@@ -55,6 +56,7 @@ _TCP_OPTIONS: dict[int, str] = {
     SocketOption.RCVBUF: "rcvbuf",
     SocketOption.SNDBUF: "sndbuf",
     SocketOption.LINGER: "linger",
+    SocketOption.CONGESTION: "congestion",
 }
 
 
@@ -382,6 +384,12 @@ class CoreStack:
             converted: object = bool(value)
         elif name == "linger":
             converted = None if value is None else float(_number(value))
+        elif name == "congestion":
+            if not isinstance(value, str):
+                raise ParameterError("the congestion control is a name: 'newreno' or 'cubic'")
+            converted = make_congestion_control(value, 1).name  # validates the name
+            if ep.conn is not None:
+                ep.conn.set_congestion_control(converted)
         elif name in ("keepidle", "keepintvl"):
             converted = float(_number(value))
         else:

@@ -41,7 +41,7 @@ import logging
 from collections import deque
 
 from netstack.errors import IsConnectedError, NoConnectionError
-from netstack.stacks.core.tcp.congestion import CongestionControl
+from netstack.stacks.core.tcp.congestion import CongestionControl, make_congestion_control
 from netstack.stacks.core.tcp.receiver import TcpReceiver, window_shift
 from netstack.stacks.core.tcp.records import (
     Closed,
@@ -205,6 +205,19 @@ class TcpConnection:
     @max_segment.setter
     def max_segment(self, value: int | None) -> None:
         self._snd.max_segment = value
+
+    @property
+    def congestion_control(self) -> CongestionControl:
+        return self._snd.cc
+
+    def set_congestion_control(self, name: str) -> None:
+        """Switch controllers (``"newreno"``, ``"cubic"``); an open connection keeps its
+        current window and slow-start threshold."""
+        old = self._snd.cc
+        new = make_congestion_control(name, old.mss)
+        new.cwnd, new.ssthresh = old.cwnd, old.ssthresh
+        self.config.congestion = new.name
+        self._snd.cc = new
 
     @property
     def negotiated(self) -> dict[str, bool]:
