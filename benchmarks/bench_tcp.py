@@ -277,10 +277,11 @@ def median_row(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 # --- in-process measurements (virtual time) --------------------------------------------------
 
 
-def sim_goodput(total: int, bandwidth: float | None) -> dict[str, Any]:
-    """a sends ``total`` bytes to b over one segment; wall-clock time until b reads EOF."""
+def sim_goodput(total: int, bandwidth: float | None, offload: bool = False) -> dict[str, Any]:
+    """a sends ``total`` bytes to b over one segment; wall-clock time until b reads EOF.
+    ``offload``: the segment's NICs offload checksums (as a veth does)."""
     net = Network(seed=1)
-    lan = net.segment("lan", LinkParams(bandwidth=bandwidth))
+    lan = net.segment("lan", LinkParams(bandwidth=bandwidth), offload=offload)
     a = net.host("a", lan, "10.0.0.1/24")
     b = net.host("b", lan, "10.0.0.2/24")
     loop = net.world.loop

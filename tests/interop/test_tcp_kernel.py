@@ -168,12 +168,13 @@ def test_refusals_both_ways(tap: TapDevice, real_world: World) -> None:
     assert real_world.run(main()) == "refused"  # netstack answered the kernel's SYN with RST
 
 
+@OFFLOADS
 def test_tcp_capture_decodes_cleanly(tap: TapDevice, real_world: World, tmp_path: Path,
-                                     tshark: Tshark) -> None:  # fmt: skip
+                                     tshark: Tshark, offload: bool) -> None:  # fmt: skip
     pcap = tmp_path / "tcp.pcap"
 
     async def main() -> None:
-        async with netstack_on(tap, real_world, pcap) as iface:
+        async with netstack_on(tap, real_world, pcap, offload=offload) as iface:
             TcpEchoServer(iface).start()
             rc, out = await run_in_netns(
                 tap, [sys.executable, "-c", KERNEL_ECHO_CLIENT, OUR_IP, "7", "300000"], 30
@@ -187,6 +188,9 @@ def test_tcp_capture_decodes_cleanly(tap: TapDevice, real_world: World, tmp_path
     assert_clean_capture(pcap, tshark)
     assert count(pcap, tshark, "tcp.flags.syn == 1 && tcp.flags.ack == 1") == 1
     assert count(pcap, tshark, "tcp.flags.fin == 1") == 2
+    # with offloads, segments larger than the MTU go both ways (TSO out, GRO in)
+    large = count(pcap, tshark, "frame.len > 1514")
+    assert (large > 0) if offload else (large == 0)
 
 
 def test_cli_up_serves_tcp_echo(tap: TapDevice, tmp_path: Path) -> None:

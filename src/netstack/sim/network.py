@@ -67,12 +67,15 @@ class Network:
         if self.capture_dir is not None:
             self.capture_dir.mkdir(parents=True, exist_ok=True)
 
-    def segment(self, name: str, params: LinkParams | None = None) -> VirtualSegment:
-        """A new switch; captured to ``<capture_dir>/<name>.pcap`` if capturing."""
+    def segment(
+        self, name: str, params: LinkParams | None = None, *, offload: bool = False
+    ) -> VirtualSegment:
+        """A new switch; captured to ``<capture_dir>/<name>.pcap`` if capturing. With
+        ``offload`` its NICs have checksum offload (see :class:`VirtualSegment`)."""
         if name in self.segments:
             raise ValueError(f"segment {name!r} exists")
         capture = self.capture_dir / f"{name}.pcap" if self.capture_dir is not None else None
-        seg = VirtualSegment(self.world, name, params=params, capture=capture)
+        seg = VirtualSegment(self.world, name, params=params, capture=capture, offload=offload)
         self.segments[name] = seg
         return seg
 
@@ -85,13 +88,15 @@ class Network:
         gateway: str | None = None,
         params: LinkParams | None = None,
         mtu: int = 1500,
+        offload: bool | None = None,
     ) -> Host:
         """A host with one interface on ``segment``: static ``address`` ("10.0.0.1/24"),
-        or DHCP when ``address`` is None (its ``start()`` then waits for a lease)."""
+        or DHCP when ``address`` is None (its ``start()`` then waits for a lease).
+        ``offload``: checksum offload on its NIC (default: the segment's)."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} exists")
         host = Host(name, IpStack(self.world))
-        self._attach(host, segment, address, params, gateway, mtu)
+        self._attach(host, segment, address, params, gateway, mtu, offload)
         self.hosts[name] = host
         return host
 
@@ -115,8 +120,9 @@ class Network:
         params: LinkParams | None,
         gateway: str | None,
         mtu: int,
+        offload: bool | None = None,
     ) -> EthernetInterface:
-        emac = segment.add_port(params=params, mtu=mtu)
+        emac = segment.add_port(params=params, mtu=mtu, offload=offload)
         iface = EthernetInterface(emac, stack=host.stack, name=f"{host.name}.{segment.name}")
         if address is not None:
             ip, prefix = parse_ipv4_interface(address)

@@ -31,6 +31,14 @@ A :class:`VirtualEMAC` filters like a real NIC: unicast to its own address, broa
 multicast either all (the default, all-multicast mode) or only joined groups after
 ``set_all_multicast(False)``. Frames longer than ``mtu + 14`` (``+ 4`` with an 802.1Q tag)
 are dropped and counted, on send and on receive.
+
+Checksum offload (``offload=True`` on the segment or a port), as a veth has it: the NIC
+advertises ``tx_checksum``/``rx_checksum``, a stack may hand it frames whose transport
+checksum holds only the pseudo-header sum, and an offloading receiver gets them flagged
+:attr:`~netstack.drivers.emac.api.RxFlags.CSUM_VALID` without anyone summing the payload.
+Whatever must look like a wire finishes the checksum first: the segment's capture, a
+``PcapTap`` on either NIC, a corrupting impairment (so corruption is still detected), and a
+receiving port without the offload.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from netstack.drivers.emac.api import (
     RxFlags,
     TxOffload,
 )
-from netstack.drivers.wrappers.capture import complete_checksum
+from netstack.drivers.wrappers.capture import PartialChecksumFrame, complete_checksum, finished
 from netstack.drivers.wrappers.impair import Impairment, LinkParams
 from netstack.wire import Buffer
 from netstack.wire.pcap import LinkType, PcapTarget, PcapWriter
@@ -84,6 +92,7 @@ PORT_STAT_NAMES = (
     "rx_dropped",  # powered down, link down or no input callback
     "rx_filtered",  # not for this NIC (unicast to another, or an unjoined group)
     "rx_oversize",
+    "rx_csum_offloaded",  # delivered flagged CSUM_VALID: the checksum was never summed
 )
 
 
@@ -117,6 +126,7 @@ class VirtualSegment:
         capture: PcapTarget | None = None,
         mac_table_size: int = DEFAULT_MAC_TABLE_SIZE,
         ageing_time: float = DEFAULT_AGEING_TIME,
+        offload: bool = False,
     ) -> None:
         if mac_table_size < 1:
             raise ValueError(f"mac_table_size must be >= 1, got {mac_table_size}")
@@ -125,6 +135,8 @@ class VirtualSegment:
         self.world = world
         self.name = name
         self.params = params or LinkParams()
+        #: the default for new ports: checksum offload (see :class:`VirtualEMAC`)
+        self.offload = offload
         self.mac_table_size = mac_table_size
         self.ageing_time = ageing_time
         self.stats: dict[str, int] = dict.fromkeys(SEGMENT_STAT_NAMES, 0)
@@ -148,9 +160,11 @@ class VirtualSegment:
         *,
         params: LinkParams | None = None,
         mtu: int = 1500,
+        offload: bool | None = None,
     ) -> VirtualEMAC:
         """Plug a new NIC into the switch. Without ``hwaddr`` it gets the world's next free
-        locally administered address (02:00:00:00:00:01, …)."""
+        locally administered address (02:00:00:00:00:01, …). ``offload`` (default: the
+        segment's) gives the NIC checksum offload."""
         if hwaddr is None:
             hwaddr = self.world.allocate_hwaddr()
         else:
@@ -166,6 +180,7 @@ class VirtualSegment:
             mtu=mtu,
             params=params if params is not None else self.params,
             name=f"{self.name}.p{len(self.ports)}",
+            offload=self.offload if offload is None else offload,
         )
         self.ports.append(port)
         self._egress_ports.append(port)
@@ -237,7 +252,7 @@ class VirtualSegment:
         now = self.world.now()
         capture = self._capture
         if capture is not None:
-            capture.write(now, frame)
+            capture.write(now, finished(frame))
         if len(frame) < ETH_HEADER_LEN:
             stats["dropped"] += 1
             return
@@ -335,13 +350,15 @@ class VirtualEMAC:
         mtu: int,
         params: LinkParams,
         name: str,
+        offload: bool = False,
     ) -> None:
         self.segment = segment
         self.name = name
         self._world = segment.world
         self._hwaddr = hwaddr
         self._mtu = mtu
-        self._capabilities = Capabilities(mtu=mtu)
+        self._offload = offload
+        self._capabilities = Capabilities(mtu=mtu, tx_checksum=offload, rx_checksum=offload)
         self.impairment = Impairment(segment.world, params, self._enter_switch)
         self.stats: dict[str, int] = dict.fromkeys(PORT_STAT_NAMES, 0)
         self._powered = False
@@ -403,9 +420,12 @@ class VirtualEMAC:
             stats["tx_oversize"] += 1
             return False
         if offload is not None and offload.csum_start > 0:
-            # No offloads here (see capabilities); finish the checksum rather than send a
-            # partial one if a stack asks anyway.
-            frame = complete_checksum(frame, offload)
+            if self._offload:
+                frame = PartialChecksumFrame.of(frame, offload)
+            else:
+                # No offload here (see capabilities): finish the checksum rather than send
+                # a partial one if a stack asks anyway.
+                frame = complete_checksum(frame, offload)
         if not self.impairment.submit(frame):
             stats["tx_dropped"] += 1
             return False
@@ -458,6 +478,12 @@ class VirtualEMAC:
             stats["rx_dropped"] += 1
             return
         stats["rx_frames"] += 1
+        if type(frame) is PartialChecksumFrame:
+            if self._offload:  # the "hardware" vouches for the checksum it never computed
+                stats["rx_csum_offloaded"] += 1
+                cb(memoryview(frame), RxFlags.CSUM_VALID)
+                return
+            frame = finished(frame)
         cb(memoryview(frame), RxFlags.NONE)
 
     def __repr__(self) -> str:

@@ -42,6 +42,7 @@ from netstack.drivers.emac.api import (
     TxOffload,
 )
 from netstack.drivers.wrappers.base import EmacWrapper
+from netstack.drivers.wrappers.capture import PartialChecksumFrame, finished
 from netstack.wire import Buffer
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class Impairment:
         rng = self._rng
         stats = self.stats
         stats["submitted"] += 1
-        data = bytes(frame)
+        data = frame if type(frame) is PartialChecksumFrame else bytes(frame)
         callback = deliver or self._deliver
         now = self._loop.time()
 
@@ -196,7 +197,7 @@ class Impairment:
             if params.corrupt and data and rng.random() < params.corrupt:
                 stats["corrupted"] += 1
                 bit = rng.randrange(len(data) * 8)
-                flipped = bytearray(data)
+                flipped = bytearray(finished(data))  # a wire flips bits of the real sum
                 flipped[bit >> 3] ^= 0x80 >> (bit & 7)
                 copy = bytes(flipped)
             arrival = departure + params.latency

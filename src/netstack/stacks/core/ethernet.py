@@ -65,17 +65,6 @@ class EthernetStats:
 _ETHERNET_HEADER_LEN = 14
 
 
-def _past_ethernet_header(offload: TxOffload) -> TxOffload:
-    """An offload request with offsets counted from the start of the Ethernet frame."""
-    return TxOffload(
-        offload.csum_start + _ETHERNET_HEADER_LEN,
-        offload.csum_offset,
-        offload.gso_type,
-        offload.gso_size,
-        offload.hdr_len + _ETHERNET_HEADER_LEN if offload.hdr_len else 0,
-    )
-
-
 class EthernetLink:
     """Adapts an :class:`~netstack.drivers.emac.api.EMAC` to a stack's :class:`NetIf`."""
 
@@ -114,6 +103,10 @@ class EthernetLink:
     @property
     def capabilities(self) -> Capabilities:
         return self.emac.capabilities
+
+    @property
+    def header_len(self) -> int:
+        return _ETHERNET_HEADER_LEN
 
     @property
     def is_up(self) -> bool:
@@ -188,7 +181,8 @@ class EthernetLink:
                 if offload.gso_type:
                     self.counters.gso_unresolved_drops += 1
                     return False
-                packet = complete_checksum(packet, offload)
+                start = offload.csum_start - _ETHERNET_HEADER_LEN
+                packet = complete_checksum(packet, TxOffload(start, offload.csum_offset))
                 offload = None
             mac = self.arp.resolve(next_hop, packet, now)
             if mac is None:
@@ -202,8 +196,6 @@ class EthernetLink:
         self, dst: bytes, ethertype: int, payload: bytes, offload: TxOffload | None = None
     ) -> bool:
         frame = EthernetHeader(dst, self._hwaddr, ethertype).build(payload)
-        if offload is not None:
-            offload = _past_ethernet_header(offload)
         if self.emac.link_out(frame, offload):
             c = self.counters
             c.tx_frames += 1

@@ -282,12 +282,12 @@ class Ipv4Layer:
         """Send on a route already chosen with :meth:`route` (transports that need the
         source address for their checksum route once and call this).
 
-        ``offload`` (offsets from the start of the IPv4 header, which has no options here)
+        ``offload`` (offsets from the start of the frame; this IPv4 header has no options)
         is for links whose capabilities accept it; a GSO request may exceed the MTU."""
         ident = self._ident
         if offload is not None and offload.gso_type:
             # the driver numbers the segments it cuts ident, ident + 1, …
-            data = len(payload) + 20 - offload.hdr_len
+            data = len(payload) - (offload.hdr_len - offload.csum_start)
             self._ident = (ident - (-data // offload.gso_size)) & 0xFFFF
         else:
             self._ident = (ident + 1) & 0xFFFF

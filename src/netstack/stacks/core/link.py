@@ -42,6 +42,11 @@ class LinkAdapter(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     @property
+    def header_len(self) -> int:
+        """Bytes of link header in front of an IP packet (offload offsets count them)."""
+        ...
+
+    @property
     def is_up(self) -> bool: ...
 
     def start(self, netif: NetIf) -> None:
@@ -55,7 +60,7 @@ class LinkAdapter(Protocol):
 
         ``offload`` (only when :attr:`capabilities` offer it) asks the driver to finish the
         transport checksum or cut a large TCP segment; its offsets count from the start of
-        ``packet``, and the adapter shifts them past its own link header."""
+        the frame, which puts :attr:`header_len` bytes of link header before ``packet``."""
         ...
 
     def addresses_changed(self) -> None:

@@ -120,6 +120,8 @@ class TcpLayer:
         self.world = stack.world
         self.config = config or TcpConfig()
         self.counters = TcpLayerStats()
+        #: offload requests by (link header, TCP header, GSO size): built once, reused
+        self._offloads: dict[tuple[int, int, int], TxOffload] = {}
         self.ids = TcpIdentifiers(self.world.rng)
         self.cookies = SynCookies(self.ids.cookie_key)
         self.connections: dict[Key, TcpEndpoint] = {}
@@ -587,16 +589,21 @@ class TcpLayer:
             return
         # the link (the kernel behind a TAP) finishes the checksum and cuts large segments
         segment = hdr.build(payload, src=src, dst=dst, fill_checksum=False)
-        offload = TxOffload(
-            20,
-            16,
-            GsoType.TCPV4 if gso_size else GsoType.NONE,
-            gso_size,
-            20 + len(segment) - len(payload),
-        )
+        key = (netif.link.header_len, len(segment) - len(payload), gso_size)
+        offload = self._offloads.get(key)
+        if offload is None:
+            offload = self._offloads[key] = _offload(*key)
         self.stack.ipv4.send_routed(
             netif, next_hop, src, dst, IpProto.TCP, segment, offload=offload
         )
+
+
+def _offload(link_header: int, tcp_header: int, gso_size: int) -> TxOffload:
+    """Checksum (and with ``gso_size``, segmentation) offload for a TCP segment in IPv4
+    without options behind ``link_header`` bytes."""
+    start = link_header + 20
+    gso = GsoType.TCPV4 if gso_size else GsoType.NONE
+    return TxOffload(start, 16, gso, gso_size, start + tcp_header)
 
 
 def _config_for(config: TcpConfig, netif: NetIf) -> TcpConfig:
