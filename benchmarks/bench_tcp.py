@@ -117,7 +117,12 @@ CONCURRENCY = (1, 8)
 REQUEST = 32  # bytes per connections/s request
 MSS = 1448  # payload of a full-sized segment: MTU 1500 - 40 - 12 (timestamps)
 SIM_BYTES = 20 * 1024 * 1024 + 65536 * 2  # >= 20 MB (10^6): 322 sends of 64 KiB
-SIM_LINKS: tuple[tuple[str, float | None], ...] = (("ideal", None), ("10 Gbit/s", 10e9))
+#: (label, bandwidth in bit/s or None for unlimited, NICs with checksum offload)
+SIM_LINKS: tuple[tuple[str, float | None, bool], ...] = (
+    ("ideal", None, False),
+    ("ideal, checksum offload", None, True),
+    ("10 Gbit/s", 10e9, False),
+)
 MEM_CONNECTIONS = 500
 MEM_PORT_BASE = 40000
 
@@ -499,11 +504,11 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
 
 def in_process(sim_bytes: int, mem_n: int, repeats: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for label, bandwidth in SIM_LINKS:
+    for label, bandwidth, offload in SIM_LINKS:
         runs = []
         for _ in range(repeats):
             gc.collect()
-            runs.append(sim_goodput(sim_bytes, bandwidth))
+            runs.append(sim_goodput(sim_bytes, bandwidth, offload))
         best = max(runs, key=lambda r: r["mbps"])
         rows.append({"section": "sim", "link": label, "runs": repeats, **best})
     gc.collect()

@@ -63,6 +63,7 @@ class EthernetStats:
 
 
 _ETHERNET_HEADER_LEN = 14
+_HEADER_CACHE_SIZE = 256
 
 
 class EthernetLink:
@@ -88,6 +89,8 @@ class EthernetLink:
         self._announce_timer: asyncio.TimerHandle | None = None
         self._hwaddr = bytes(emac.hwaddr)
         self._multicast: set[bytes] = set()
+        #: built Ethernet headers by (destination, type): one concatenation per frame
+        self._headers: dict[tuple[bytes, int], bytes] = {}
         #: directed broadcast addresses of the interface, recomputed on address changes
         self._broadcasts: frozenset[bytes] = frozenset({_LIMITED_BROADCAST})
 
@@ -195,7 +198,14 @@ class EthernetLink:
     def _send(
         self, dst: bytes, ethertype: int, payload: bytes, offload: TxOffload | None = None
     ) -> bool:
-        frame = EthernetHeader(dst, self._hwaddr, ethertype).build(payload)
+        key = (dst, ethertype)
+        header = self._headers.get(key)
+        if header is None:
+            header = EthernetHeader(dst, self._hwaddr, ethertype).build(b"")
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[key] = header
+        frame = header + payload
         if self.emac.link_out(frame, offload):
             c = self.counters
             c.tx_frames += 1
@@ -302,13 +312,23 @@ class EthernetLink:
     def _input(self, frame: memoryview, flags: RxFlags) -> None:
         c = self.counters
         c.rx_frames += 1
-        c.rx_bytes += len(frame)
-        try:
-            eth, payload = EthernetHeader.parse(frame)
-        except DecodeError:
+        size = len(frame)
+        c.rx_bytes += size
+        if size < 14:
             c.rx_malformed += 1
             return
-        dst = eth.dst
+        # the untagged case inline (no header record per frame); tags take the decoder
+        ethertype = frame[12] << 8 | frame[13]
+        if ethertype == 0x8100 or ethertype == 0x88A8:
+            try:
+                eth, payload = EthernetHeader.parse(frame)
+            except DecodeError:
+                c.rx_malformed += 1
+                return
+            ethertype = eth.ethertype
+        else:
+            payload = frame[14:]
+        dst = bytes(frame[0:6])
         if (
             dst != self._hwaddr
             and dst != BROADCAST
@@ -319,7 +339,6 @@ class EthernetLink:
         netif = self._netif
         if netif is None:
             return
-        ethertype = eth.ethertype
         if ethertype == 0x0800:
             netif.input_ipv4(netif, payload, flags)
         elif ethertype == 0x0806:

@@ -341,7 +341,7 @@ class TcpLayer:
                 and conn.accepts_new_syn(hdr)
             )
             if not reopen:
-                conn.receive(hdr, bytes(data), now)
+                conn.receive(hdr, data, now)  # a view: the receiver copies what it keeps
                 # flush once per loop turn: a driver delivers a batch of frames per wake-up,
                 # and the segments of a batch then share one output pass and timer re-arm
                 self._mark(ep)
