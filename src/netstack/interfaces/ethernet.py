@@ -5,12 +5,20 @@ put several interfaces on one stack (a router). DHCP is the default, as in Mbed:
 ``connect()`` obtains a lease (with RFC 5227 conflict detection on the offered address),
 installs the address, gateway and DNS servers, and keeps renewing it; ``disconnect()``
 releases it. :meth:`set_network` configures a static address instead (DHCP off).
+
+IPv6 is off unless :meth:`set_ipv6` turns it on: ``"slaac"`` forms a link-local address,
+solicits routers and autoconfigures global addresses from their prefixes (with Duplicate
+Address Detection), ``"static"`` adds a configured address besides the link-local one.
+The status is ``GLOBAL_UP`` once the interface has a usable IPv4 configuration or a
+preferred global IPv6 address, ``LOCAL_UP`` when IPv6 has only its link-local address and
+IPv4 is off (``set_dhcp(False)`` without :meth:`set_network`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 from collections.abc import Callable
 
 from netstack.address import SocketAddress, netmask_to_prefix, parse_ipv4
@@ -28,6 +36,7 @@ from netstack.interfaces.base import ConnectionStatus, NetworkInterface
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
 from netstack.stacks.core.ethernet import EthernetLink
+from netstack.stacks.core.ipv6_interface import Ipv6Config, Ipv6Interface
 from netstack.stacks.core.link import NetIf
 from netstack.stacks.ip.dhcp import DhcpAgent
 from netstack.stacks.ip.dhcp_client import (
@@ -51,6 +60,8 @@ class EthernetInterface(NetworkInterface):
     dhcp_timeout: float = 60.0
     #: How long ``disconnect()`` lets the DHCP RELEASE wait for address resolution.
     release_drain_time: float = 1.5
+    #: How long an IPv6-only ``connect()`` waits for a global address (else LOCAL_UP).
+    ipv6_timeout: float = 10.0
 
     def __init__(
         self,
@@ -79,6 +90,8 @@ class EthernetInterface(NetworkInterface):
         self._last_lease: Lease | None = None
         self._dhcp_listeners: list[Callable[[object], None]] = []
         self.dhcp_config: DhcpConfig | None = None
+        self._ipv6: Ipv6Config | None = None
+        self._ipv6_static: tuple[bytes, int] | None = None
         stack.add_link_state_listener(self._on_link)
 
     # -- configuration -----------------------------------------------------------------------
@@ -112,6 +125,34 @@ class EthernetInterface(NetworkInterface):
     @property
     def dhcp(self) -> bool:
         return self._dhcp
+
+    def set_ipv6(
+        self, mode: str = "slaac", address: str | None = None, *, stable_privacy: bool = False
+    ) -> None:
+        """IPv6 on this interface: ``"slaac"`` (router discovery and autoconfiguration),
+        ``"static"`` with ``address`` ("2001:db8::2/64"; the link-local address is formed
+        too), or ``"off"``. ``stable_privacy`` uses RFC 7217 interface identifiers instead
+        of EUI-64. Set it before connecting."""
+        if self._status != ConnectionStatus.DISCONNECTED:
+            raise BusyError("set IPv6 before connect()")
+        if mode == "off":
+            self._ipv6 = None
+            self._ipv6_static = None
+            return
+        if mode not in ("slaac", "static"):
+            raise ParameterError(f"IPv6 mode {mode!r}: slaac, static or off")
+        static = None
+        if mode == "static":
+            if address is None:
+                raise ParameterError("static IPv6 needs an address such as 2001:db8::2/64")
+            static = _parse_ipv6_interface(address)
+        self._ipv6 = Ipv6Config(slaac=mode == "slaac", stable_privacy=stable_privacy)
+        self._ipv6_static = static
+
+    @property
+    def ipv6(self) -> Ipv6Interface | None:
+        """The interface's IPv6 state (addresses, neighbours, routers) once enabled."""
+        return self.netif.ip6
 
     def set_hostname(self, hostname: str) -> None:
         """The host name sent in DHCP requests (option 12); set it before connecting."""
@@ -152,8 +193,16 @@ class EthernetInterface(NetworkInterface):
         if self._status == ConnectionStatus.CONNECTING:
             raise BusyError("connect already in progress")
         self._set_status(ConnectionStatus.CONNECTING)
-        if not self._dhcp:
+        if not self._dhcp and self._static is not None:
             self._apply_static()
+        if self._ipv6 is not None:
+            ip6 = self._ip_stack.enable_ipv6(self.netif, self._ipv6)
+            ip6.config = self._ipv6
+            ip6.clear_static()
+            if self._ipv6_static is not None:
+                ip6.add_static(*self._ipv6_static)
+            if self._update_status not in ip6.listeners:
+                ip6.listeners.append(self._update_status)
         try:
             self._ip_stack.bring_up(self.netif)
         except OSError:
@@ -162,16 +211,43 @@ class EthernetInterface(NetworkInterface):
         if self._dhcp:
             await self._connect_dhcp()
             return
-        if self.emac.link_up:
-            self._set_status(ConnectionStatus.GLOBAL_UP)
+        self._update_status()
+        if self.get_connection_status() == ConnectionStatus.GLOBAL_UP or not self.blocking:
             return
-        if not self.blocking:
-            return
+        wanted = {ConnectionStatus.GLOBAL_UP}
+        timeout = self.link_timeout
+        if self._static is None and self._ipv6 is not None:
+            timeout = self.ipv6_timeout  # IPv6 only: a router may never answer
         try:
-            await self.wait_for_status({ConnectionStatus.GLOBAL_UP}, self.link_timeout)
+            await self.wait_for_status(wanted, timeout)
         except NetworkTimeoutError:
+            if self.get_connection_status() == ConnectionStatus.LOCAL_UP:
+                return  # link-local IPv6 works without a router
             await self.disconnect()
-            raise NoConnectionError(f"no link after {self.link_timeout} s") from None
+            raise NoConnectionError(f"no link after {timeout} s") from None
+
+    def _update_status(self) -> None:
+        """GLOBAL_UP with a usable IPv4 configuration or a preferred global IPv6 address,
+        LOCAL_UP with only IPv6 link-local (IPv4 off), CONNECTING otherwise."""
+        if self._status == ConnectionStatus.DISCONNECTED:
+            return
+        if not self.emac.link_up:
+            self._set_status(ConnectionStatus.CONNECTING)
+            return
+        agent = self._agent
+        ipv4 = bool(self.netif.ipv4) and (
+            not self._dhcp or (agent is not None and agent.lease is not None)
+        )
+        ip6 = self.netif.ip6
+        if ipv4 or (ip6 is not None and ip6.enabled and ip6.global_address() is not None):
+            self._set_status(ConnectionStatus.GLOBAL_UP)
+        elif (
+            ip6 is not None and ip6.enabled and ip6.link_local() is not None
+            and not self._dhcp and self._static is None
+        ):  # fmt: skip
+            self._set_status(ConnectionStatus.LOCAL_UP)
+        elif self._status != ConnectionStatus.CONNECTING:
+            self._set_status(ConnectionStatus.CONNECTING)
 
     async def _connect_dhcp(self) -> None:
         config = self.dhcp_config or DhcpConfig()
@@ -228,6 +304,8 @@ class EthernetInterface(NetworkInterface):
                 agent.stop()
         self._ip_stack.bring_down(self.netif)
         self._ip_stack.clear_ipv4(self.netif)
+        if self.netif.ip6 is not None:
+            self.netif.ip6.clear_static()
         self._set_status(ConnectionStatus.DISCONNECTED)
 
     def _on_link(self, netif: NetIf, up: bool) -> None:
@@ -240,11 +318,7 @@ class EthernetInterface(NetworkInterface):
             self._set_status(ConnectionStatus.CONNECTING)
             agent.reboot()
             return
-        configured = not self._dhcp or (agent is not None and agent.lease is not None)
-        if up and configured and self.netif.ipv4:
-            self._set_status(ConnectionStatus.GLOBAL_UP)
-        else:
-            self._set_status(ConnectionStatus.CONNECTING)
+        self._update_status()
 
     # -- addresses -------------------------------------------------------------------------
     def get_ip_address(self) -> SocketAddress | None:
@@ -261,6 +335,36 @@ class EthernetInterface(NetworkInterface):
                 return SocketAddress.from_packed(route.gateway.to_bytes(4, "big"))
         return None
 
+    def get_ipv6_link_local_address(self) -> SocketAddress | None:
+        """The link-local IPv6 address (with this interface as its scope), once DAD passed."""
+        ip6 = self.netif.ip6
+        address = ip6.link_local() if ip6 is not None else None
+        if address is None:
+            return None
+        return SocketAddress(address, 0, scope_id=self.netif.index)
+
+    async def wait_for_ipv6_address(
+        self, *, global_address: bool = True, timeout: float = 10.0
+    ) -> SocketAddress:
+        """Wait (on the world's clock) until IPv6 has a usable global (or link-local)
+        address; :class:`NetworkTimeoutError` if none comes in ``timeout`` seconds."""
+        deadline = self.world.now() + timeout
+        while True:
+            found = self.get_ipv6_address() if global_address else (
+                self.get_ipv6_link_local_address()
+            )  # fmt: skip
+            if found is not None:
+                return found
+            if self.world.now() >= deadline:
+                raise NetworkTimeoutError(f"no IPv6 address after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def get_ipv6_address(self) -> SocketAddress | None:
+        """A preferred global IPv6 address (static first), or None."""
+        ip6 = self.netif.ip6
+        address = ip6.global_address() if ip6 is not None else None
+        return SocketAddress.from_packed(address) if address is not None else None
+
     def get_mac_address(self) -> str:
         return mac_to_str(self.netif.link.hwaddr)
 
@@ -273,6 +377,15 @@ class EthernetInterface(NetworkInterface):
 
     def get_interface_name(self) -> str:
         return self.netif.name
+
+
+def _parse_ipv6_interface(text: str) -> tuple[bytes, int]:
+    """ "2001:db8::2/64" -> (16 bytes, 64)."""
+    try:
+        network = ipaddress.IPv6Interface(text)
+    except ValueError as exc:
+        raise ParameterError(f"not an IPv6 address/prefix: {text!r}") from exc
+    return network.ip.packed, network.network.prefixlen
 
 
 def _text(value: str | SocketAddress) -> str:

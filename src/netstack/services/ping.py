@@ -18,6 +18,9 @@ from netstack.socket.icmp import ICMPSocket
 from netstack.stacks.core.api import NetworkStack
 from netstack.wire import DecodeError
 from netstack.wire.icmpv4 import Icmpv4Header, Icmpv4Type
+from netstack.wire.icmpv6 import Icmpv6Header, Icmpv6Type
+
+ANY6 = bytes(16)
 
 _STAMP = struct.Struct("!d")
 
@@ -96,6 +99,7 @@ async def ping(
     outstanding: dict[int, float] = {}
     done: asyncio.Future[None] = loop.create_future()
     pattern = bytes(i & 0xFF for i in range(size - _STAMP.size))
+    ipv6 = len(address.packed) == 16
 
     sock = ICMPSocket(stack)
     sock.set_blocking(False)
@@ -106,11 +110,15 @@ async def ping(
                 message, src = sock.recvfrom_nowait()
             except WouldBlockError:
                 break
+            hdr: Icmpv4Header | Icmpv6Header
             try:
-                hdr, body = Icmpv4Header.parse(message, verify_checksum=False)
+                if ipv6:
+                    hdr, body = Icmpv6Header.parse(message)
+                else:
+                    hdr, body = Icmpv4Header.parse(message, verify_checksum=False)
             except DecodeError:
                 continue
-            if hdr.type != Icmpv4Type.ECHO_REPLY:
+            if hdr.type != (Icmpv6Type.ECHO_REPLY if ipv6 else Icmpv4Type.ECHO_REPLY):
                 result.errors += 1
                 continue
             sent_at = outstanding.pop(hdr.seq, None)
@@ -130,7 +138,11 @@ async def ping(
             now = loop.time()
             outstanding[seq] = now
             payload = _STAMP.pack(now) + pattern
-            request = Icmpv4Header.echo(0, seq).build(payload)
+            if ipv6:  # the socket fills in the checksum for the route's source address
+                request = Icmpv6Header.echo(0, seq).build(payload, src=ANY6, dst=ANY6,
+                                                          fill_checksum=False)  # fmt: skip
+            else:
+                request = Icmpv4Header.echo(0, seq).build(payload)
             result.sent += 1
             try:
                 sock.sendto_nowait(address, request)

@@ -13,6 +13,7 @@ generator. The same seed gives the same packets, bit for bit.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 from collections.abc import Awaitable
 from pathlib import Path
@@ -23,6 +24,7 @@ from netstack.drivers.emac.virtual import VirtualSegment
 from netstack.drivers.wrappers.impair import LinkParams
 from netstack.interfaces.ethernet import EthernetInterface
 from netstack.runtime.world import World
+from netstack.stacks.core.ipv6_interface import AdvertisedPrefix, RouterConfig
 from netstack.stacks.ip.stack import IpStack
 
 T = TypeVar("T")
@@ -64,6 +66,7 @@ class Network:
         self.segments: dict[str, VirtualSegment] = {}
         self.hosts: dict[str, Host] = {}
         self.capture_dir = Path(capture_dir) if capture_dir is not None else None
+        self._advertisers: list[tuple[EthernetInterface, RouterConfig]] = []
         if self.capture_dir is not None:
             self.capture_dir.mkdir(parents=True, exist_ok=True)
 
@@ -89,14 +92,19 @@ class Network:
         params: LinkParams | None = None,
         mtu: int = 1500,
         offload: bool | None = None,
+        ipv6: str | None = None,
     ) -> Host:
         """A host with one interface on ``segment``: static ``address`` ("10.0.0.1/24"),
-        or DHCP when ``address`` is None (its ``start()`` then waits for a lease).
-        ``offload``: checksum offload on its NIC (default: the segment's)."""
+        or DHCP when ``address`` is None (its ``start()`` then waits for a lease); with
+        ``address=""`` no IPv4 at all. ``offload``: checksum offload on its NIC (default:
+        the segment's). ``ipv6``: ``"slaac"`` or ``"static:2001:db8::2/64"``."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} exists")
         host = Host(name, IpStack(self.world))
-        self._attach(host, segment, address, params, gateway, mtu, offload)
+        iface = self._attach(host, segment, address, params, gateway, mtu, offload)
+        if ipv6 is not None:
+            mode, _, static = ipv6.partition(":")
+            iface.set_ipv6(mode, static or None)
         self.hosts[name] = host
         return host
 
@@ -124,7 +132,9 @@ class Network:
     ) -> EthernetInterface:
         emac = segment.add_port(params=params, mtu=mtu, offload=offload)
         iface = EthernetInterface(emac, stack=host.stack, name=f"{host.name}.{segment.name}")
-        if address is not None:
+        if address == "":
+            iface.set_dhcp(False)  # no IPv4
+        elif address is not None:
             ip, prefix = parse_ipv4_interface(address)
             iface.set_network(".".join(map(str, ip)), prefix, gateway)
         else:
@@ -141,6 +151,29 @@ class Network:
             raise ValueError(f"{gateway} is not on a network of {host.name}")
         host.stack.add_route(net, prefix, gw, route.interface)
 
+    def ipv6_router(
+        self,
+        router: Host,
+        segment: VirtualSegment,
+        prefix: str,
+        *,
+        dns: tuple[str, ...] = (),
+        mtu: int | None = None,
+    ) -> None:
+        """Make ``router``'s interface on ``segment`` an IPv6 router for ``prefix``
+        ("2001:db8:1::/64"): it takes the prefix's ::1 and advertises the prefix (with
+        ``dns`` as RDNSS and ``mtu`` as the MTU option) once started; forwarding goes on."""
+        network = ipaddress.IPv6Network(prefix)
+        iface = next(i for i in router.interfaces if i.netif.name.endswith(f".{segment.name}"))
+        iface.set_ipv6("static", f"{network.network_address + 1}/{network.prefixlen}")
+        config = RouterConfig(
+            prefixes=[AdvertisedPrefix(network.network_address.packed, network.prefixlen)],
+            dns_servers=[ipaddress.IPv6Address(a).packed for a in dns],
+            mtu=mtu,
+        )
+        self._advertisers.append((iface, config))
+        router.stack.forwarding = True
+
     async def start(self) -> None:
         """Connect every interface of every host: static ones first (servers and routers),
         then the DHCP clients, together. To start services (a DHCP server) in between, call
@@ -154,6 +187,10 @@ class Network:
             for iface in host.interfaces:
                 if not iface.dhcp:
                     await iface.connect()
+        for iface, config in self._advertisers:
+            ip6 = iface.ipv6
+            if ip6 is not None and ip6.router is None:
+                ip6.advertise(config)
 
     async def start_dhcp(self) -> None:
         """Connect every DHCP interface, concurrently; returns when all are bound."""

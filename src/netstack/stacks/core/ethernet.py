@@ -31,6 +31,7 @@ from netstack.wire.ethernet import (
     EthernetHeader,
     EtherType,
     ipv4_multicast_mac,
+    ipv6_multicast_mac,
 )
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,37 @@ class EthernetLink:
             self._flush_arp()
         return self._send(mac, EtherType.IPV4, packet, offload)
 
+    def output_ipv6(self, packet: bytes, next_hop: bytes, offload: TxOffload | None = None) -> bool:
+        if next_hop[0] == 0xFF:
+            return self._send(ipv6_multicast_mac(next_hop), EtherType.IPV6, packet, offload)
+        netif = self._netif
+        ip6 = netif.ip6 if netif is not None else None
+        if ip6 is None:
+            self.counters.tx_dropped += 1
+            return False
+        mac = ip6.neighbor_lladdr(next_hop)
+        if mac is None:
+            if offload is not None:  # the neighbour queue holds finished packets
+                if offload.gso_type:
+                    self.counters.gso_unresolved_drops += 1
+                    return False
+                start = offload.csum_start - _ETHERNET_HEADER_LEN
+                packet = complete_checksum(packet, TxOffload(start, offload.csum_offset))
+                offload = None
+            mac = ip6.resolve(next_hop, packet)
+            if mac is None:
+                return True  # queued until Neighbor Discovery answers
+        return self._send(mac, EtherType.IPV6, packet, offload)
+
+    def join_ipv6_group(self, group: bytes) -> None:
+        self.join_multicast(ipv6_multicast_mac(group))
+
+    def leave_ipv6_group(self, group: bytes) -> None:
+        mac = ipv6_multicast_mac(group)
+        if mac in self._multicast:
+            self._multicast.discard(mac)
+            self.emac.remove_multicast_group(mac)
+
     def _send(
         self, dst: bytes, ethertype: int, payload: bytes, offload: TxOffload | None = None
     ) -> bool:
@@ -341,6 +373,8 @@ class EthernetLink:
             return
         if ethertype == 0x0800:
             netif.input_ipv4(netif, payload, flags)
+        elif ethertype == 0x86DD:
+            netif.input_ipv6(netif, payload, flags)
         elif ethertype == 0x0806:
             self._arp_input(payload, netif)
         else:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from netstack.drivers.emac.api import RxFlags
 from netstack.errors import AddressInUseError, NoMemoryError
 from netstack.stacks.core.link import NetIf
+from netstack.stacks.core.ratelimit import TokenBucket
 from netstack.wire import ChecksumError, DecodeError
 from netstack.wire.icmpv4 import Icmpv4Header, Icmpv4Type, error_quote
 from netstack.wire.ipv4 import IpProto, Ipv4Header
@@ -83,8 +84,9 @@ class IcmpLayer:
         self.config = config or IcmpConfig()
         self.counters = IcmpStats()
         self.endpoints: dict[int, PingEndpoint] = {}
-        self._tokens = float(self.config.error_burst)
-        self._last_refill = self.world.now()
+        self._errors = TokenBucket(
+            self.config.error_rate, self.config.error_burst, self.world.now()
+        )
 
     # -- endpoints ---------------------------------------------------------------------------
     def open_endpoint(self, ident: int | None = None) -> PingEndpoint:
@@ -184,7 +186,7 @@ class IcmpLayer:
             return
         if offending.proto == IpProto.ICMP and len(payload) >= 1 and payload[0] not in (0, 8):
             return  # never an error about an error (echo request/reply are queries)
-        if not self._take_token():
+        if not self._errors.take(self.world.now()):
             c.errors_rate_limited += 1
             return
         quote = error_quote(offending.build(payload, fill_checksum=True))
@@ -195,18 +197,6 @@ class IcmpLayer:
             ipv4.output(source, src, IpProto.ICMP, message)
         except OSError as exc:
             log.debug("ICMP error to %s not sent: %s", src.hex(), exc)
-
-    def _take_token(self) -> bool:
-        now = self.world.now()
-        cfg = self.config
-        self._tokens = min(
-            float(cfg.error_burst), self._tokens + (now - self._last_refill) * cfg.error_rate
-        )
-        self._last_refill = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
 
 
 def _trim_quote(body: memoryview) -> bytes:

@@ -11,14 +11,25 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from netstack.drivers.emac.api import Capabilities, RxFlags, TxOffload
 
+if TYPE_CHECKING:
+    from netstack.stacks.core.ipv6_interface import Ipv6Interface
+
 Ipv4Input = Callable[["NetIf", memoryview, RxFlags], None]
+Ipv6Input = Callable[["NetIf", memoryview, RxFlags], None]
 LinkStateHook = Callable[["NetIf", bool], None]
 AddressConflictHook = Callable[["NetIf", bytes], None]
 ProbeCallback = Callable[[bool, bytes | None], None]
+
+
+class IpHeader(Protocol):
+    """What transports read of an IPv4 or IPv6 header: the addresses (4 or 16 bytes)."""
+
+    src: bytes
+    dst: bytes
 
 
 class Verdict(enum.Enum):
@@ -62,6 +73,17 @@ class LinkAdapter(Protocol):
         transport checksum or cut a large TCP segment; its offsets count from the start of
         the frame, which puts :attr:`header_len` bytes of link header before ``packet``."""
         ...
+
+    def output_ipv6(self, packet: bytes, next_hop: bytes, offload: TxOffload | None = None) -> bool:
+        """Send an IPv6 packet to ``next_hop`` (on-link unicast, resolved through the
+        interface's neighbour cache where the link needs one, or multicast)."""
+        ...
+
+    def join_ipv6_group(self, group: bytes) -> None:
+        """Receive frames for an IPv6 multicast group (on Ethernet, its 33:33 MAC)."""
+        ...
+
+    def leave_ipv6_group(self, group: bytes) -> None: ...
 
     def addresses_changed(self) -> None:
         """The NetIf's addresses changed (announce them, e.g. gratuitous ARP)."""
@@ -115,6 +137,10 @@ class NetIf:
     up: bool = False
     #: Installed by the stack: where the link delivers IPv4 packets.
     input_ipv4: Ipv4Input = _ignore_input
+    #: Installed by the stack: where the link delivers IPv6 packets.
+    input_ipv6: Ipv6Input = _ignore_input
+    #: The interface's IPv6 state (addresses, neighbours, routers); None: IPv6 is off.
+    ip6: Ipv6Interface | None = None
     #: Installed by the stack: called when the link's carrier changes.
     on_link_state: LinkStateHook | None = None
     #: Installed by the stack: an address of ours was lost to a conflict (RFC 5227 §2.4).

@@ -1,4 +1,4 @@
-"""The IPv4 routing table: connected routes, gateways, longest-prefix match.
+"""Routing tables (IPv4 and IPv6): connected routes, gateways, longest-prefix match.
 
 Routes are kept in one dict per prefix length, so a lookup is at most one dict probe per
 distinct prefix length in use (a handful), never a scan of all routes.
@@ -12,11 +12,12 @@ from typing import Generic, TypeVar
 IfT = TypeVar("IfT")
 
 
-def prefix_mask(prefix_len: int) -> int:
-    """The 32-bit netmask of a prefix length."""
-    if not 0 <= prefix_len <= 32:
-        raise ValueError(f"IPv4 prefix length out of range: {prefix_len}")
-    return (0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF
+def prefix_mask(prefix_len: int, bits: int = 32) -> int:
+    """The netmask of a prefix length, for ``bits``-bit addresses (32: IPv4, 128: IPv6)."""
+    if not 0 <= prefix_len <= bits:
+        raise ValueError(f"prefix length out of range: {prefix_len} (of {bits} bits)")
+    full = (1 << bits) - 1
+    return (full << (bits - prefix_len)) & full
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +36,18 @@ class Route(Generic[IfT]):
 
 
 class RoutingTable(Generic[IfT]):
-    """Longest-prefix-match table of :class:`Route` (lower metric wins on equal prefixes)."""
+    """Longest-prefix-match table of :class:`Route` (lower metric wins on equal prefixes),
+    for ``bits``-bit addresses as integers."""
 
-    def __init__(self) -> None:
+    def __init__(self, bits: int = 32) -> None:
+        self.bits = bits
+        self._full = (1 << bits) - 1
         self._by_len: dict[int, dict[int, list[Route[IfT]]]] = {}
         self._lengths: list[int] = []  # descending
 
     def add(self, route: Route[IfT]) -> None:
-        mask = prefix_mask(route.prefix_len)
-        if route.network & ~mask & 0xFFFFFFFF:
+        mask = prefix_mask(route.prefix_len, self.bits)
+        if route.network & ~mask & self._full:
             raise ValueError("route network has host bits set")
         table = self._by_len.setdefault(route.prefix_len, {})
         routes = table.setdefault(route.network, [])
@@ -72,8 +76,10 @@ class RoutingTable(Generic[IfT]):
 
     def lookup(self, dst: int) -> Route[IfT] | None:
         by_len = self._by_len
+        full = self._full
+        bits = self.bits
         for length in self._lengths:
-            routes = by_len[length].get(dst & (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF)
+            routes = by_len[length].get(dst & (full << (bits - length)) & full)
             if routes:
                 return routes[0]
         return None

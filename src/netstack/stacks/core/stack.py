@@ -31,15 +31,19 @@ from netstack.stacks.core.api import (
     SocketKind,
     SocketOption,
 )
+from netstack.stacks.core.binding import ANY4
 from netstack.stacks.core.icmp import IcmpConfig, IcmpLayer, PingEndpoint
+from netstack.stacks.core.icmpv6 import Icmpv6Layer
 from netstack.stacks.core.ipv4 import Ipv4Layer
+from netstack.stacks.core.ipv6 import Ipv6Layer
+from netstack.stacks.core.ipv6_interface import Ipv6Config, Ipv6Interface
 from netstack.stacks.core.link import Ipv4Address, LinkAdapter, NetIf
 from netstack.stacks.core.reassembly import ReassemblyConfig
 from netstack.stacks.core.routing import Route
 from netstack.stacks.core.tcp.congestion import make_congestion_control
 from netstack.stacks.core.tcp.connection import TcpConfig
 from netstack.stacks.core.tcp.layer import TcpEndpoint, TcpLayer
-from netstack.stacks.core.udp import ANY4, UdpConfig, UdpEndpoint, UdpLayer
+from netstack.stacks.core.udp import UdpConfig, UdpEndpoint, UdpLayer
 from netstack.wire.ipv4 import IpProto
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,8 @@ _TCP_OPTIONS: dict[int, str] = {
 
 
 class CoreStack:
-    """IPv4 + ICMP + UDP over any number of interfaces, with optional forwarding."""
+    """IPv4 and IPv6 (dual stack) with ICMP, UDP and TCP over any number of interfaces,
+    with optional forwarding."""
 
     profile = "core"
 
@@ -83,6 +88,11 @@ class CoreStack:
         self.ipv4.handlers[IpProto.ICMP] = self.icmp.input
         self.ipv4.handlers[IpProto.UDP] = self.udp.input
         self.ipv4.handlers[IpProto.TCP] = self.tcp.input
+        self.ipv6 = Ipv6Layer(self)
+        self.icmpv6 = Icmpv6Layer(self)
+        self.ipv6.handlers[58] = self.icmpv6.input
+        self.ipv6.handlers[IpProto.UDP] = self.udp.input
+        self.ipv6.handlers[IpProto.TCP] = self.tcp.input
         self._link_listeners: list[LinkStateListener] = []
         self._loopback: NetIf | None = None
         #: servers added by the application (most recent first, as Mbed's add_dns_server)
@@ -102,6 +112,7 @@ class CoreStack:
         index = len(self.netifs) + 1
         netif = NetIf(name or f"if{index}", link, index=index)
         netif.input_ipv4 = self.ipv4.input
+        netif.input_ipv6 = self.ipv6.input
         netif.on_link_state = self._on_link_state
         self.netifs.append(netif)
         return netif
@@ -111,16 +122,31 @@ class CoreStack:
             return
         netif.up = True
         netif.link.start(netif)
+        if netif.ip6 is not None:
+            netif.ip6.start()
 
     def bring_down(self, netif: NetIf) -> None:
         if not netif.up:
             return
         netif.up = False
+        if netif.ip6 is not None:
+            netif.ip6.stop()
         netif.link.stop()
+        self.ipv6.refresh_addresses(self.netifs)
+
+    def enable_ipv6(self, netif: NetIf, config: Ipv6Config | None = None) -> Ipv6Interface:
+        """Turn IPv6 on for ``netif`` (link-local address, router discovery, SLAAC as
+        configured); started with the interface."""
+        if netif.ip6 is None:
+            netif.ip6 = Ipv6Interface(self, netif, config)
+            if netif.up:
+                netif.ip6.start()
+        return netif.ip6
 
     def remove_interface(self, netif: NetIf) -> None:
         self.bring_down(netif)
         self.ipv4.remove_interface_routes(netif)
+        self.ipv6.remove_interface_routes(netif)
         if netif in self.netifs:
             self.netifs.remove(netif)
         self.ipv4.refresh_addresses(self.netifs)
@@ -172,6 +198,10 @@ class CoreStack:
             Route(int.from_bytes(network, "big"), prefix_len, netif, int.from_bytes(gateway, "big"))
         )
 
+    def ip_layer(self, address: bytes) -> Ipv4Layer | Ipv6Layer:
+        """The network layer for an address: IPv4 for 4 bytes, IPv6 for 16."""
+        return self.ipv4 if len(address) == 4 else self.ipv6
+
     @property
     def forwarding(self) -> bool:
         return self.ipv4.forwarding
@@ -179,6 +209,7 @@ class CoreStack:
     @forwarding.setter
     def forwarding(self, on: bool) -> None:
         self.ipv4.forwarding = on
+        self.ipv6.forwarding = on
 
     def loopback_netif(self) -> NetIf:
         if self._loopback is None:
@@ -209,11 +240,18 @@ class CoreStack:
             "icmp": asdict(self.icmp.counters),
             "udp": asdict(self.udp.counters),
             "tcp": asdict(self.tcp.counters),
+            "ipv6": asdict(self.ipv6.counters),
+            "icmpv6": asdict(self.icmpv6.counters),
         }
         out["reassembly"]["buffered_bytes"] = self.ipv4.reassembler.buffered_bytes
         out["reassembly"]["in_flight"] = self.ipv4.reassembler.in_flight
         for netif in self.netifs:
             out[f"link:{netif.name}"] = netif.link.stats()
+            if netif.ip6 is not None:
+                out[f"ipv6:{netif.name}"] = {
+                    **asdict(netif.ip6.stats),
+                    **{f"nd_{k}": v for k, v in asdict(netif.ip6.neighbors.stats).items()},
+                }
         return out
 
     # -- NetworkStack contract -------------------------------------------------------------
@@ -236,8 +274,6 @@ class CoreStack:
     def socket_bind(self, handle: SocketHandle, address: SocketAddress) -> None:
         _check_open(handle)
         ip = address.packed or ANY4
-        if len(ip) != 4:
-            raise UnsupportedError("IPv6 is not enabled on this stack")
         if isinstance(handle, UdpEndpoint):
             self.udp.bind(handle, ip, address.port)
         elif isinstance(handle, TcpEndpoint):
@@ -250,20 +286,19 @@ class CoreStack:
     def socket_connect(self, handle: SocketHandle, address: SocketAddress) -> None:
         _check_open(handle)
         if isinstance(handle, TcpEndpoint):
-            if len(address.packed) != 4:
-                raise UnsupportedError("IPv6 is not enabled on this stack")
-            self.tcp.connect(handle, address.packed, address.port)
+            if not address:
+                raise NoAddressError("no address to connect to")
+            self.tcp.connect(handle, address.packed, address.port, address.scope_id)
             return
         if isinstance(handle, UdpEndpoint):
             if not address:
                 handle.peer_ip = None  # Mbed: connecting to an empty address resets
                 handle.peer_port = 0
                 return
-            if len(address.packed) != 4:
-                raise UnsupportedError("IPv6 is not enabled on this stack")
             if not handle.bound:
                 self.udp.bind(handle, ANY4, 0)
             handle.peer_ip = address.packed
+            handle.peer_scope = address.scope_id
             handle.peer_port = address.port
             handle.queue.clear()
             handle.queued_bytes = 0
@@ -280,10 +315,10 @@ class CoreStack:
             if address is None or not address:
                 if handle.peer_ip is None:
                     raise NoAddressError("no destination: the socket is not connected")
-                return self.udp.sendto(handle, handle.peer_ip, handle.peer_port, data)
-            if len(address.packed) != 4:
-                raise UnsupportedError("IPv6 is not enabled on this stack")
-            return self.udp.sendto(handle, address.packed, address.port, data)
+                return self.udp.sendto(
+                    handle, handle.peer_ip, handle.peer_port, data, handle.peer_scope
+                )
+            return self.udp.sendto(handle, address.packed, address.port, data, address.scope_id)
         if isinstance(handle, _IcmpHandle):
             return handle.sendto(address, data)
         raise ParameterError("not a socket of this stack")
@@ -507,6 +542,8 @@ class _IcmpHandle:
             raise ParameterError("socket already bound")
         self.endpoint = self.stack.icmp.open_endpoint(ident)
         self.endpoint.callback = self._callback
+        # one identifier for both families: echo replies over IPv6 reach it too
+        self.stack.icmpv6.endpoints[self.endpoint.ident] = self.endpoint
 
     def sendto(self, address: SocketAddress | None, message: bytes) -> int:
         """Send an ICMP echo request; the identifier is rewritten to the bound one."""
@@ -518,11 +555,27 @@ class _IcmpHandle:
         if self.endpoint is None:
             self.bind(None)
         assert self.endpoint is not None
+        if len(dst) == 16:
+            return self._sendto6(dst, address.scope_id if address else 0, message)
         hdr, body = Icmpv4Header.parse(message, verify_checksum=False)
         if hdr.type != 8:
             raise ParameterError("ICMP sockets send echo requests only")
         hdr.rest = (self.endpoint.ident << 16) | (hdr.rest & 0xFFFF)
         self.stack.ipv4.output(None, dst, IpProto.ICMP, hdr.build(body))
+        return len(message)
+
+    def _sendto6(self, dst: bytes, scope_id: int, message: bytes) -> int:
+        """An ICMPv6 echo request (type 128); its checksum is computed here."""
+        from netstack.wire.icmpv6 import Icmpv6Header
+
+        assert self.endpoint is not None
+        hdr, body = Icmpv6Header.parse(message)
+        if hdr.type != 128:
+            raise ParameterError("ICMPv6 sockets send echo requests only")
+        hdr.rest = (self.endpoint.ident << 16) | (hdr.rest & 0xFFFF)
+        ipv6 = self.stack.ipv6
+        _netif, _hop, src = ipv6.route(dst, scope_id)
+        ipv6.output(src, dst, 58, hdr.build(body, src=src, dst=dst), scope_id=scope_id)
         return len(message)
 
     def recvfrom(self) -> tuple[bytes, SocketAddress]:
@@ -538,6 +591,8 @@ class _IcmpHandle:
     def close(self) -> None:
         self.closed = True
         if self.endpoint is not None:
+            if self.stack.icmpv6.endpoints.get(self.endpoint.ident) is self.endpoint:
+                del self.stack.icmpv6.endpoints[self.endpoint.ident]
             self.endpoint.close()
 
 

@@ -18,11 +18,14 @@ from netstack.errors import (
     NoMemoryError,
     ParameterError,
 )
-from netstack.stacks.core.binding import check_local_address, overlaps
-from netstack.stacks.core.link import NetIf
+from netstack.stacks.core.binding import ANY4, ANY6, WILDCARDS, check_local_address, overlaps
+from netstack.stacks.core.link import IpHeader, NetIf
 from netstack.wire import ChecksumError, DecodeError
 from netstack.wire.icmpv4 import Icmpv4Type, UnreachableCode
+from netstack.wire.icmpv6 import Icmpv6Type
+from netstack.wire.icmpv6 import UnreachableCode as Icmpv6Unreachable
 from netstack.wire.ipv4 import IpProto, Ipv4Header
+from netstack.wire.ipv6 import Ipv6Header
 from netstack.wire.udp import UdpHeader
 
 if TYPE_CHECKING:
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 
 EPHEMERAL_LOW = 49152  # RFC 6335 dynamic range, as RFC 6056 recommends
 EPHEMERAL_HIGH = 65535
-ANY4 = b"\0\0\0\0"
 MAX_DATAGRAM = 65507
 
 
@@ -64,6 +66,7 @@ class UdpEndpoint:
         "max_queue",
         "peer_ip",
         "peer_port",
+        "peer_scope",
         "pending_error",
         "queue",
         "queued_bytes",
@@ -78,6 +81,7 @@ class UdpEndpoint:
         self.local_port = 0
         self.peer_ip: bytes | None = None
         self.peer_port = 0
+        self.peer_scope = 0  # the interface of a link-local IPv6 peer
         self.queue: deque[tuple[bytes, bytes, int]] = deque()  # (data, src ip, src port)
         self.queued_bytes = 0
         self.rcvbuf = layer.config.rcvbuf
@@ -145,7 +149,7 @@ class UdpLayer:
     def bind(self, ep: UdpEndpoint, ip: bytes, port: int) -> None:
         if ep.bound:
             raise ParameterError("socket already bound")
-        check_local_address(ip, self.stack.ipv4.local)
+        check_local_address(ip, self.stack.ip_layer(ip).local)
         if port == 0:
             port = self._ephemeral(ip)
         else:
@@ -174,7 +178,7 @@ class UdpLayer:
                 del self.ports[ep.local_port]
 
     # -- input -----------------------------------------------------------------------------
-    def input(self, netif: NetIf, ip: Ipv4Header, payload: memoryview, flags: RxFlags) -> None:
+    def input(self, netif: NetIf, ip: IpHeader, payload: memoryview, flags: RxFlags) -> None:
         c = self.counters
         c.rx_datagrams += 1
         src = ip.src
@@ -191,11 +195,12 @@ class UdpLayer:
             c.rx_malformed += 1
             return
         eps = self.ports.get(hdr.dst_port)
+        local = self.stack.ip_layer(dst).local
         if eps:
-            unicast = dst in self.stack.ipv4.local
+            unicast = dst in local
             if len(eps) == 1 and unicast:
                 ep = eps[0]
-                if (ep.local_ip == dst or ep.local_ip == ANY4) and (
+                if (ep.local_ip == dst or ep.local_ip in WILDCARDS) and (
                     ep.peer_ip is None or (ep.peer_ip == src and ep.peer_port == hdr.src_port)
                 ):
                     ep.deliver(bytes(data), src, hdr.src_port)
@@ -203,7 +208,7 @@ class UdpLayer:
             else:
                 delivered = False
                 for ep in list(eps):
-                    if ep.local_ip != ANY4 and ep.local_ip != dst and unicast:
+                    if ep.local_ip not in WILDCARDS and ep.local_ip != dst and unicast:
                         continue
                     if ep.peer_ip is not None and (
                         ep.peer_ip != src or ep.peer_port != hdr.src_port
@@ -216,62 +221,100 @@ class UdpLayer:
                 if delivered:
                     return
         c.rx_no_port += 1
-        if dst in self.stack.ipv4.local:
+        if dst not in local:
+            return
+        if isinstance(ip, Ipv4Header):
             self.stack.icmp.send_error(
                 Icmpv4Type.DEST_UNREACHABLE, UnreachableCode.PORT, ip, payload
+            )
+        elif isinstance(ip, Ipv6Header):
+            self.stack.icmpv6.send_error(
+                Icmpv6Type.DEST_UNREACHABLE, Icmpv6Unreachable.PORT, 0, ip.build(payload), ip
             )
 
     def error_input(
         self, kind: int, code: int, inner: Ipv4Header, inner_payload: memoryview
     ) -> None:
         """An ICMP error quoting one of our datagrams: report it to a connected endpoint."""
-        if len(inner_payload) < 4:
+        if kind == Icmpv4Type.DEST_UNREACHABLE and code in (2, 3):
+            self._refused(inner.dst, inner_payload)
+
+    def error_input6(
+        self, kind: int, code: int, inner: Ipv6Header, inner_payload: memoryview
+    ) -> None:
+        """An ICMPv6 error quoting one of our datagrams (RFC 4443 §3.1 port unreachable)."""
+        if kind == Icmpv6Type.DEST_UNREACHABLE and code == Icmpv6Unreachable.PORT:
+            self._refused(inner.dst, inner_payload)
+
+    def _refused(self, peer: bytes, quoted: memoryview) -> None:
+        if len(quoted) < 4:
             return
-        src_port = int.from_bytes(inner_payload[0:2], "big")
-        dst_port = int.from_bytes(inner_payload[2:4], "big")
+        src_port = int.from_bytes(quoted[0:2], "big")
+        dst_port = int.from_bytes(quoted[2:4], "big")
         for ep in self.ports.get(src_port, ()):
-            if (
-                ep.peer_ip == inner.dst
-                and ep.peer_port == dst_port
-                and kind == Icmpv4Type.DEST_UNREACHABLE
-                and code in (2, 3)
-            ):
+            if ep.peer_ip == peer and ep.peer_port == dst_port:
                 ep.pending_error = errno.ECONNREFUSED
                 if ep.callback is not None:
                     ep.callback()
 
     # -- output ----------------------------------------------------------------------------
-    def sendto(self, ep: UdpEndpoint, dst_ip: bytes, dst_port: int, data: bytes) -> int:
+    def sendto(
+        self, ep: UdpEndpoint, dst_ip: bytes, dst_port: int, data: bytes, scope_id: int = 0
+    ) -> int:
         if len(data) > MAX_DATAGRAM:
             raise ParameterError(f"UDP datagram of {len(data)} bytes exceeds {MAX_DATAGRAM}")
         if dst_port == 0:
             raise NoAddressError("destination port 0")
+        if len(dst_ip) == 16:
+            return self._sendto6(ep, dst_ip, dst_port, data, scope_id)
         ipv4 = self.stack.ipv4
         broadcast = dst_ip == b"\xff\xff\xff\xff" or dst_ip in ipv4.broadcast
         if broadcast and not ep.broadcast:
             raise ParameterError("broadcast needs SO_BROADCAST")
         local = ep.local_ip
+        if len(local) == 16 and local not in WILDCARDS:
+            raise ParameterError("an IPv6-bound socket cannot send to IPv4")
         if not ep.bound:
             self.bind(ep, ANY4, 0)
         if dst_ip in ipv4.local or dst_ip[0] == 127 or dst_ip[0] >= 224 or broadcast:
             # loopback, multicast and broadcast go through the general output path
             netif = None
-            src = dst_ip if local == ANY4 else local
+            src = dst_ip if local in WILDCARDS else local
             if dst_ip == b"\xff\xff\xff\xff" or dst_ip[0] >= 224:
                 netif = self.stack.default_netif(local)
                 if netif is None:
                     raise NoAddressError("no interface for broadcast")
-                if local == ANY4:
+                if local in WILDCARDS:
                     src = netif.ipv4[0].address if netif.ipv4 else ANY4
-            elif broadcast and local == ANY4:
+            elif broadcast and local in WILDCARDS:
                 src = ipv4.route(dst_ip)[2]
             segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
             ipv4.output(src, dst_ip, IpProto.UDP, segment, ttl=ep.ttl, netif=netif)
         else:
             out, next_hop, src = ipv4.route(dst_ip)
-            if local != ANY4:
+            if local not in WILDCARDS:
                 src = local
             segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
             ipv4.send_routed(out, next_hop, src, dst_ip, IpProto.UDP, segment, ep.ttl)
+        self.counters.tx_datagrams += 1
+        return len(data)
+
+    def _sendto6(
+        self, ep: UdpEndpoint, dst_ip: bytes, dst_port: int, data: bytes, scope_id: int
+    ) -> int:
+        ipv6 = self.stack.ipv6
+        local = ep.local_ip
+        if not ep.bound:
+            self.bind(ep, ANY6, 0)
+        if len(local) == 4 and local not in WILDCARDS:
+            raise ParameterError("an IPv4-bound socket cannot send to IPv6")
+        netif, next_hop, src = ipv6.route(dst_ip, scope_id)
+        if local not in WILDCARDS:
+            src = local
+        segment = UdpHeader(ep.local_port, dst_port).build(data, src=src, dst=dst_ip)
+        if dst_ip in ipv6.local:
+            ipv6.output(src, dst_ip, IpProto.UDP, segment, hop_limit=ep.ttl)
+        else:
+            ipv6.send_routed(netif, next_hop, src, dst_ip, IpProto.UDP, segment, ep.ttl)
         self.counters.tx_datagrams += 1
         return len(data)

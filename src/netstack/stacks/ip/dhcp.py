@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from netstack.address import SocketAddress
 from netstack.runtime.timer import DeadlineTimer
+from netstack.stacks.core.binding import ANY4
 from netstack.stacks.core.link import NetIf
-from netstack.stacks.core.udp import ANY4
 from netstack.stacks.ip.dhcp_client import (
     AddressCheckRequested,
     DhcpClient,

@@ -30,8 +30,9 @@ from netstack.errors import (
     WouldBlockError,
 )
 from netstack.runtime.timer import DeadlineTimer
-from netstack.stacks.core.binding import check_local_address, overlaps
-from netstack.stacks.core.link import NetIf
+from netstack.stacks.core.binding import ANY4, WILDCARDS, check_local_address, overlaps
+from netstack.stacks.core.ipv6 import Ipv6Layer
+from netstack.stacks.core.link import IpHeader, NetIf
 from netstack.stacks.core.tcp.connection import (
     Closed,
     Connected,
@@ -42,7 +43,8 @@ from netstack.stacks.core.tcp.connection import (
 from netstack.stacks.core.tcp.ids import TcpIdentifiers
 from netstack.stacks.core.tcp.listener import Key, SynCookies, TcpListener
 from netstack.wire import ChecksumError, DecodeError
-from netstack.wire.ipv4 import IpProto, Ipv4Header
+from netstack.wire.ipv4 import IpProto
+from netstack.wire.ipv6 import is_link_local
 from netstack.wire.tcp import TcpFlags, TcpHeader, TcpOptions
 
 if TYPE_CHECKING:
@@ -50,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ANY4 = b"\0\0\0\0"
 # plain ints: IntFlag arithmetic is Python-level and costs ~1 µs per segment
 _SYN = int(TcpFlags.SYN)
 _SYN_ACK_RST = int(TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)
@@ -120,8 +121,8 @@ class TcpLayer:
         self.world = stack.world
         self.config = config or TcpConfig()
         self.counters = TcpLayerStats()
-        #: offload requests by (link header, TCP header, GSO size): built once, reused
-        self._offloads: dict[tuple[int, int, int], TxOffload] = {}
+        #: offload requests by (link header, TCP header, GSO size, address length)
+        self._offloads: dict[tuple[int, int, int, int], TxOffload] = {}
         self.ids = TcpIdentifiers(self.world.rng)
         self.cookies = SynCookies(self.ids.cookie_key)
         self.connections: dict[Key, TcpEndpoint] = {}
@@ -137,7 +138,7 @@ class TcpLayer:
     def bind(self, ep: TcpEndpoint, ip: bytes, port: int) -> None:
         if ep.local_port:
             raise ParameterError("socket already bound")
-        check_local_address(ip, self.stack.ipv4.local)
+        check_local_address(ip, self.stack.ip_layer(ip).local)
         if port == 0:
             for candidate in self.ids.ephemeral_ports(ip, ANY4, 0):
                 if candidate not in self.bound:
@@ -165,15 +166,20 @@ class TcpLayer:
         ep.listener = TcpListener(ep.local_ip, ep.local_port, backlog, on_ready=ep.notify)
         self.listeners.setdefault(ep.local_port, []).append(ep)
 
-    def connect(self, ep: TcpEndpoint, ip: bytes, port: int) -> None:
+    def connect(self, ep: TcpEndpoint, ip: bytes, port: int, scope_id: int = 0) -> None:
         if ep.listener is not None:
             raise ParameterError("socket is listening")
         if ep.conn is not None:
             raise IsConnectedError("connect already started")
         if port == 0:
             raise ParameterError("destination port 0")
-        netif, _next_hop, src = self.stack.ipv4.route(ip)
-        if ep.local_ip != ANY4:
+        net = self.stack.ip_layer(ip)
+        netif, _next_hop, src = (
+            net.route(ip, scope_id) if isinstance(net, Ipv6Layer) else net.route(ip)
+        )
+        if ep.local_ip not in WILDCARDS:
+            if len(ep.local_ip) != len(ip):
+                raise ParameterError("the socket is bound to the other address family")
             src = ep.local_ip
         if not ep.local_port:
             for candidate in self.ids.ephemeral_ports(src, ip, port):
@@ -196,7 +202,7 @@ class TcpLayer:
             ep.local_port,
             port,
             iss,
-            _config_for(ep.config, netif),
+            _config_for(ep.config, netif, len(ip) == 16),
             ts_offset=self.ids.ts_offset(src, ip),
         )
         _use_offloads(ep.conn, netif)
@@ -315,7 +321,7 @@ class TcpLayer:
         ep.timer.cancel()
 
     # -- input -----------------------------------------------------------------------------
-    def input(self, netif: NetIf, ip: Ipv4Header, payload: memoryview, flags: RxFlags) -> None:
+    def input(self, netif: NetIf, ip: IpHeader, payload: memoryview, flags: RxFlags) -> None:
         c = self.counters
         c.rx_segments += 1
         try:
@@ -329,7 +335,7 @@ class TcpLayer:
         except DecodeError:
             c.rx_malformed += 1
             return
-        if ip.dst not in self.stack.ipv4.local:
+        if ip.dst not in self.stack.ip_layer(ip.dst).local:
             return  # RFC 1122 §4.2.3.10: no TCP to broadcast or multicast
         now = self.world.now()
         ep = self.connections.get((ip.dst, hdr.dst_port, ip.src, hdr.src_port))
@@ -364,12 +370,17 @@ class TcpLayer:
 
     def _listener_for(self, ip: bytes, port: int) -> TcpEndpoint | None:
         for ep in self.listeners.get(port, ()):
-            if ep.local_ip in (ip, ANY4) and ep.listener is not None and not ep.listener.closed:
+            local = ep.local_ip
+            if (
+                (local == ip or local in WILDCARDS)
+                and ep.listener is not None
+                and not ep.listener.closed
+            ):
                 return ep
         return None
 
     def _syn(
-        self, lep: TcpEndpoint, netif: NetIf, ip: Ipv4Header, hdr: TcpHeader, now: float
+        self, lep: TcpEndpoint, netif: NetIf, ip: IpHeader, hdr: TcpHeader, now: float
     ) -> None:
         listener = lep.listener
         assert listener is not None
@@ -390,7 +401,7 @@ class TcpLayer:
             hdr,
             hdr.dst_port,
             iss,
-            _config_for(child.config, netif),
+            _config_for(child.config, netif, len(ip.dst) == 16),
             now,
             ts_offset=self.ids.ts_offset(ip.dst, ip.src),
         )
@@ -403,7 +414,7 @@ class TcpLayer:
         self,
         listener: TcpListener,
         netif: NetIf,
-        ip: Ipv4Header,
+        ip: IpHeader,
         hdr: TcpHeader,
         key: Key,
         peer_mss: int,
@@ -427,7 +438,7 @@ class TcpLayer:
         self,
         lep: TcpEndpoint,
         netif: NetIf,
-        ip: Ipv4Header,
+        ip: IpHeader,
         hdr: TcpHeader,
         payload: bytes,
         now: float,
@@ -458,7 +469,7 @@ class TcpLayer:
         child.local_ip, child.local_port, child.remote_ip, child.remote_port = key
         child.netif = netif
         child.parent = listener
-        config = _config_for(child.config, netif)
+        config = _config_for(child.config, netif, len(ip.dst) == 16)
         conn = TcpConnection.accept(syn, hdr.dst_port, cookie, config, now)
         _use_offloads(conn, netif)
         conn.packets_to_send(now)  # the SYN-ACK was already sent, statelessly
@@ -468,7 +479,7 @@ class TcpLayer:
         self._process(child)
         return True
 
-    def _reset_for(self, ip: Ipv4Header, hdr: TcpHeader, payload_len: int) -> None:
+    def _reset_for(self, ip: IpHeader, hdr: TcpHeader, payload_len: int) -> None:
         """RFC 9293 §3.10.7.1: answer a segment for no connection with a RST."""
         if hdr.flags & TcpFlags.RST:
             return
@@ -486,7 +497,7 @@ class TcpLayer:
             )
         self.counters.tx_resets += 1
         try:
-            netif, next_hop, _src = self.stack.ipv4.route(ip.src)
+            netif, next_hop, _src = self._route(ip.src, netif_hint=None)
         except OSError:
             return
         self._send(netif, next_hop, ip.dst, ip.src, reply, b"")
@@ -515,7 +526,7 @@ class TcpLayer:
         if segments:
             netif = ep.netif
             try:
-                route_netif, next_hop, _src = self.stack.ipv4.route(ep.remote_ip)
+                route_netif, next_hop, _src = self._route(ep.remote_ip, netif)
             except OSError:
                 route_netif, next_hop = None, b""
             out = route_netif or netif
@@ -566,10 +577,17 @@ class TcpLayer:
 
     def _emit(self, netif: NetIf, src: bytes, dst: bytes, hdr: TcpHeader, payload: bytes) -> None:
         try:
-            out, next_hop, _src = self.stack.ipv4.route(dst)
+            out, next_hop, _src = self._route(dst, netif)
         except OSError:
             return
         self._send(out, next_hop, src, dst, hdr, payload)
+
+    def _route(self, dst: bytes, netif_hint: NetIf | None) -> tuple[NetIf, bytes, bytes]:
+        """Route to a peer; a link-local IPv6 peer is on the connection's own interface."""
+        if len(dst) == 4:
+            return self.stack.ipv4.route(dst)
+        scope = netif_hint.index if netif_hint is not None and is_link_local(dst) else 0
+        return self.stack.ipv6.route(dst, scope)
 
     def _send(
         self,
@@ -583,32 +601,35 @@ class TcpLayer:
         csum_offload: bool = False,
     ) -> None:
         self.counters.tx_segments += 1
+        net = self.stack.ipv4 if len(dst) == 4 else self.stack.ipv6
         if not (csum_offload and payload):
             segment = hdr.build(payload, src=src, dst=dst)
-            self.stack.ipv4.send_routed(netif, next_hop, src, dst, IpProto.TCP, segment)
+            net.send_routed(netif, next_hop, src, dst, IpProto.TCP, segment)
             return
         # the link (the kernel behind a TAP) finishes the checksum and cuts large segments
         segment = hdr.build(payload, src=src, dst=dst, fill_checksum=False)
-        key = (netif.link.header_len, len(segment) - len(payload), gso_size)
+        key = (netif.link.header_len, len(segment) - len(payload), gso_size, len(dst))
         offload = self._offloads.get(key)
         if offload is None:
             offload = self._offloads[key] = _offload(*key)
-        self.stack.ipv4.send_routed(
-            netif, next_hop, src, dst, IpProto.TCP, segment, offload=offload
-        )
+        net.send_routed(netif, next_hop, src, dst, IpProto.TCP, segment, offload=offload)
 
 
-def _offload(link_header: int, tcp_header: int, gso_size: int) -> TxOffload:
+def _offload(link_header: int, tcp_header: int, gso_size: int, address_len: int) -> TxOffload:
     """Checksum (and with ``gso_size``, segmentation) offload for a TCP segment in IPv4
-    without options behind ``link_header`` bytes."""
-    start = link_header + 20
-    gso = GsoType.TCPV4 if gso_size else GsoType.NONE
-    return TxOffload(start, 16, gso, gso_size, start + tcp_header)
+    without options or IPv6 without extension headers, behind ``link_header`` bytes."""
+    if address_len == 4:
+        start, gso = link_header + 20, GsoType.TCPV4
+    else:
+        start, gso = link_header + 40, GsoType.TCPV6
+    return TxOffload(start, 16, gso if gso_size else GsoType.NONE, gso_size, start + tcp_header)
 
 
-def _config_for(config: TcpConfig, netif: NetIf) -> TcpConfig:
-    """A new connection's settings on ``netif``: the MSS it advertises fits the MTU."""
-    return dataclasses.replace(config, mss=min(config.mss, netif.mtu - 40))
+def _config_for(config: TcpConfig, netif: NetIf, ipv6: bool = False) -> TcpConfig:
+    """A new connection's settings on ``netif``: the MSS it advertises fits the MTU (less
+    40 bytes of IPv4 and TCP headers, 60 with IPv6)."""
+    mtu = netif.ip6.mtu if ipv6 and netif.ip6 is not None else netif.mtu
+    return dataclasses.replace(config, mss=min(config.mss, mtu - (60 if ipv6 else 40)))
 
 
 def _use_offloads(conn: TcpConnection, netif: NetIf) -> None:
