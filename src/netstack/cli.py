@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
 import sys
@@ -80,9 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         "ip link set tap0 up`). Answers ping and the chosen services until interrupted.",
     )
     up.add_argument("--tap", required=True, metavar="NAME", help="TAP device name")
-    addressing = up.add_mutually_exclusive_group(required=True)
+    addressing = up.add_mutually_exclusive_group()
     addressing.add_argument("--ip", metavar="A.B.C.D/N", help="static address and prefix")
     addressing.add_argument("--dhcp", action="store_true", help="get an address by DHCP")
+    up.add_argument(
+        "--ipv6",
+        default="off",
+        metavar="MODE",
+        help="IPv6: slaac (autoconfiguration from router advertisements), static:ADDR/N, "
+        "or off (the default); without --ip/--dhcp the node is IPv6-only",
+    )
     up.add_argument("--gateway", metavar="G", help="default gateway (with --ip)")
     up.add_argument("--hostname", metavar="NAME", help="host name sent to the DHCP server")
     up.add_argument(
@@ -198,12 +206,24 @@ async def run_up(args: argparse.Namespace) -> int:
         if name == "http" and not os.path.isdir(http_root_and_port(arg)[0]):
             print(f"netstack up: http=DIR needs a directory, got {arg!r}", file=sys.stderr)
             return 2
+    ipv6_mode, _, ipv6_address = args.ipv6.partition(":")
+    if ipv6_mode not in ("off", "slaac", "static") or (ipv6_mode == "static") != bool(ipv6_address):
+        print(f"netstack up: --ipv6 {args.ipv6!r}: slaac, static:ADDR/N or off", file=sys.stderr)
+        return 2
+    if not (args.ip or args.dhcp) and ipv6_mode == "off":
+        print("netstack up: give --ip, --dhcp or --ipv6", file=sys.stderr)
+        return 2
     loop = asyncio.get_running_loop()
     world = World(loop, seed=real_seed(args.seed))
     tap = TapEMAC(args.tap, world, offload=args.offload, netns=args.netns)
     emac = wrap_driver(tap, world, args)
     iface = EthernetInterface(emac, world=world, name=args.tap, acd=acd_config(args.probe))
-    if args.dhcp:
+    if ipv6_mode != "off":
+        iface.set_ipv6(ipv6_mode, ipv6_address or None)
+        iface.ipv6_timeout = 4.0  # a router answers a solicitation within about a second
+    if not (args.ip or args.dhcp):
+        iface.set_dhcp(False)  # IPv6 only
+    elif args.dhcp:
         if args.hostname:
             iface.set_hostname(args.hostname)
         iface.dhcp_timeout = args.dhcp_timeout
@@ -212,6 +232,9 @@ async def run_up(args: argparse.Namespace) -> int:
         ip, prefix = parse_ipv4_interface(args.ip)
         iface.set_network(".".join(map(str, ip)), prefix, args.gateway)
     await iface.connect()
+    if ipv6_mode != "off":
+        with contextlib.suppress(OSError):  # DAD of the link-local address takes ~1 s
+            await iface.wait_for_ipv6_address(global_address=False, timeout=5.0)
     primary = iface.netif.primary_ipv4
     prefix = primary.prefix_len if primary else 0
     running: list[UdpEchoServer | UdpDiscardServer] = []
@@ -229,12 +252,16 @@ async def run_up(args: argparse.Namespace) -> int:
             stream = BulkSink(iface) if name == "sink" else tcp[name](iface)
         stream.start()
         streams.append(stream)
+    ipv4 = f"{iface.ip_address}/{prefix}" if iface.ip_address else "no-ipv4"
     print(
-        f"netstack up on {args.tap}: {iface.ip_address}/{prefix} mac {iface.mac_address}"
+        f"netstack up on {args.tap}: {ipv4} mac {iface.mac_address}"
         f" gateway {iface.gateway or '-'} status {iface.status.name}"
         f" services {','.join(services) or '-'}",
         flush=True,
     )
+    if iface.ipv6 is not None:
+        for address, plen, state in iface.ipv6.addresses():
+            print(f"ipv6 {ipaddress.IPv6Address(address)}/{plen} {state}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -253,8 +280,10 @@ async def run_up(args: argparse.Namespace) -> int:
         )
         print(
             f"rx {link['rx_frames']} tx {link['tx_frames']} frames | ip rx "
-            f"{s['ipv4']['rx_packets']} tx {s['ipv4']['tx_packets']} | icmp echo "
-            f"{s['icmp']['rx_echo_requests']} | udp {s['udp']['rx_datagrams']} | arp "
+            f"{s['ipv4']['rx_packets']} tx {s['ipv4']['tx_packets']} | ipv6 rx "
+            f"{s['ipv6']['rx_packets']} tx {s['ipv6']['tx_packets']} | icmp echo "
+            f"{s['icmp']['rx_echo_requests']}+{s['icmpv6']['rx_echo_requests']} | udp "
+            f"{s['udp']['rx_datagrams']} | arp "
             f"{link['arp_entries']} entries {served}",
             flush=True,
         )
