@@ -192,8 +192,9 @@ def server(addr: str) -> None:
     sel = selectors.DefaultSelector()
     block = chargen_pattern(CHUNK)
     buf = bytearray(CHUNK)
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     for port in (7, 9, 19):
-        ls = socket.socket()
+        ls = socket.socket(family)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((addr, port))
         ls.listen(128)
