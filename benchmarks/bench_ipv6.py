@@ -6,6 +6,8 @@ Namespaces (root; created and deleted here):
 - ``nsb6_<pid>``: a TAP ``nsbtap0`` with 10.77.0.1/24 and fd77::1/64 (no DAD); ``netstack
   up --ip 10.77.0.2/24 --ipv6 static:fd77::2/64`` in its own process serving TCP echo,
   discard and chargen, no offloads. The kernel tools run in this namespace.
+- ``nsb6_<pid>_tso``: the same with ``--offload`` (TSO/GRO through the virtio-net
+  header), for the TCP rows.
 - ``nsb6_<pid>_v1`` / ``_v2``: a veth pair, 10.88.0.1 / 10.88.0.2 and fd88::1 / fd88::2,
   with ``tcp_load.py server`` on both of 10.88.0.2 and fd88::2 — the kernel reference.
 
@@ -46,6 +48,7 @@ PINGS = ((56, 1000), (8000, 200))
 SECONDS = 2.5
 REPEATS = 3
 DIRECTIONS = (("rx", "kernel → stack"), ("tx", "stack → kernel"))
+TSO_PATH = "netstack over TAP, offloads"
 
 
 def make_veth6(ns1: str, ns2: str) -> None:
@@ -72,18 +75,19 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
         print(f"IPv6 measurements skipped: {why}")
         return [{"section": "skipped", "reason": why}]
     pid = os.getpid()
-    ns_tap, ns_v1, ns_v2 = (f"nsb6_{pid}{s}" for s in ("", "_v1", "_v2"))
+    ns_tap, ns_v1, ns_v2, ns_tso = (f"nsb6_{pid}{s}" for s in ("", "_v1", "_v2", "_tso"))
     seconds = 0.8 if quick else SECONDS
     repeats = 1 if quick else REPEATS
     pings = tuple((size, max(20, count // 10) if quick else count) for size, count in PINGS)
     rows: list[dict[str, Any]] = []
     procs: list[subprocess.Popen[bytes] | None] = []
-    with namespaces(ns_tap, ns_v1, ns_v2):
+    with namespaces(ns_tap, ns_v1, ns_v2, ns_tso):
         try:
-            make_tap_ns(ns_tap)
-            sh("ip", "-n", ns_tap, "addr", "add", f"{TAP_HOST_IP6}/64", "dev", bench_tap.TAP,
-               "nodad")  # fmt: skip
-            client_ns_sysctls(ns_tap)
+            for ns in (ns_tap, ns_tso):
+                make_tap_ns(ns)
+                sh("ip", "-n", ns, "addr", "add", f"{TAP_HOST_IP6}/64", "dev", bench_tap.TAP,
+                   "nodad")  # fmt: skip
+                client_ns_sysctls(ns)
             make_veth6(ns_v1, ns_v2)
             client_ns_sysctls(ns_v1)
             netstack = bench_tap.start_netstack(
@@ -91,6 +95,11 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
                 ("--ipv6", f"static:{NETSTACK_IP6}/64"),
             )  # fmt: skip
             procs.append(netstack)
+            offloaded = bench_tap.start_netstack(
+                ns_tso, 900, None, "echo,discard,chargen",
+                ("--ipv6", f"static:{NETSTACK_IP6}/64", "--offload"),
+            )  # fmt: skip
+            procs.append(offloaded)
             kernels = [kernel_server(ns_v2, address) for address in (VETH[0][1], VETH[1][1])]
             procs.extend(kernels)
             paths = [
@@ -99,6 +108,12 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
                 ("kernel over veth", "IPv4", ns_v1, VETH[0][1], (kernels[0].pid,)),
                 ("kernel over veth", "IPv6", ns_v1, VETH[1][1], (kernels[1].pid,)),
             ]
+            bulk_paths = [
+                *paths[:2],
+                (TSO_PATH, "IPv4", ns_tso, bench_tap.NETSTACK_IP, (offloaded.pid,)),
+                (TSO_PATH, "IPv6", ns_tso, NETSTACK_IP6, (offloaded.pid,)),
+                *paths[2:],
+            ]
             for size, count in pings:
                 for path, family, ns, host, _pids in paths:
                     rows.append({"section": "ping", "path": path, "family": family,
@@ -106,7 +121,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             runs: dict[tuple[str, str, str], list[float]] = {}
             for _ in range(repeats):
                 for direction, _label in DIRECTIONS:
-                    for path, family, ns, host, pids in paths:
+                    for path, family, ns, host, pids in bulk_paths:
                         r = bulk(ns, host, direction, seconds, pids)
                         runs.setdefault((direction, path, family), []).append(r["mbps"])
             for (direction, path, family), values in runs.items():
@@ -143,14 +158,14 @@ def format_table(rows: list[dict[str, Any]], repeats: int) -> str:
     lines += [
         "",
         f"Bulk TCP goodput, MB/s, median of {repeats} runs of `tcp_load.py` (range in "
-        "brackets); netstack without offloads",
+        "brackets); netstack without and with the TAP's offloads (TSO/GRO)",
         "",
         "| direction | path | IPv4 | IPv6 |",
         "|---|---|---:|---:|",
     ]
     tcp = {(r["direction"], r["path"], r["family"]): r for r in rows if r["section"] == "tcp"}
     for direction, label in DIRECTIONS:
-        for path in ("netstack over TAP", "kernel over veth"):
+        for path in ("netstack over TAP", TSO_PATH, "kernel over veth"):
             cells = []
             for family in ("IPv4", "IPv6"):
                 r = tcp.get((direction, path, family))
