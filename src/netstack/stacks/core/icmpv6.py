@@ -114,6 +114,8 @@ class Icmpv6Layer:
         if hdr.type == Icmpv6Type.PACKET_TOO_BIG:
             self.counters.rx_packet_too_big += 1
             self.stack.ipv6.learn_path_mtu(inner.dst, hdr.mtu)  # RFC 8201 §4
+            if inner.next_header == 6:
+                self.stack.tcp.path_mtu_changed(inner.dst)
             return
         if inner.next_header == 17:
             self.stack.udp.error_input6(hdr.type, hdr.code, inner, inner_payload)

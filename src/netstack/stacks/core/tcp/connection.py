@@ -206,6 +206,24 @@ class TcpConnection:
     def max_segment(self, value: int | None) -> None:
         self._snd.max_segment = value
 
+    def path_mtu_changed(self, room: int) -> bool:
+        """The path MTU fell so that ``room`` bytes of TCP header and data fit in a packet
+        (RFC 8201 §5.2, RFC 1191 §6.5): later segments are cut to fit, and what is in
+        flight is sent again at once, as the router dropped the larger segments. True if
+        the MSS shrank."""
+        snd = self._snd
+        mss = max(room - 20 - (_TS_OPTION_LEN if self._ts_ok else 0), 64)
+        if mss >= snd.mss or snd.una == 0:
+            return False
+        snd.mss = mss
+        snd.cc.mss = mss
+        if snd.sack is not None:
+            snd.sack.mss = mss
+        if snd.nxt > snd.una:
+            snd.nxt = snd.una  # resend the outstanding data in smaller segments
+        self.stats.mss_reductions += 1
+        return True
+
     @property
     def congestion_control(self) -> CongestionControl:
         return self._snd.cc

@@ -101,6 +101,7 @@ class TcpEndpoint:
         self.closed = False  # the application closed its handle
         self.error: str | None = None
         self.connected = False
+        self.path_mtu = 65535  # the IPv6 path MTU last seen for the peer
         self.timer = DeadlineTimer(layer.world, lambda: layer._on_timer(self))
 
     @property
@@ -522,6 +523,11 @@ class TcpLayer:
         if conn is None:
             return
         now = self.world.now()
+        if len(ep.remote_ip) == 16 and ep.netif is not None:
+            pmtu = self.stack.ipv6.path_mtu(ep.remote_ip, ep.netif)
+            if pmtu < ep.path_mtu:
+                conn.path_mtu_changed(pmtu - 40)  # IPv6 header; TCP's own in the call
+            ep.path_mtu = pmtu
         segments = conn.packets_to_send(now)
         if segments:
             netif = ep.netif
@@ -581,6 +587,13 @@ class TcpLayer:
         except OSError:
             return
         self._send(out, next_hop, src, dst, hdr, payload)
+
+    def path_mtu_changed(self, dst: bytes) -> None:
+        """A Packet Too Big lowered the path MTU to ``dst``: the connections to it adapt
+        their segment size at their next output pass."""
+        for ep in self.connections.values():
+            if ep.remote_ip == dst:
+                self._mark(ep)
 
     def _route(self, dst: bytes, netif_hint: NetIf | None) -> tuple[NetIf, bytes, bytes]:
         """Route to a peer; a link-local IPv6 peer is on the connection's own interface."""

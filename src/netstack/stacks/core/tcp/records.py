@@ -123,3 +123,4 @@ class TcpStats:
     dropped: int = 0  # segments ignored for other reasons
     resets_in: int = 0
     resets_out: int = 0
+    mss_reductions: int = 0  # the path MTU fell (RFC 8201 §5.2, RFC 1191 §6.5)
