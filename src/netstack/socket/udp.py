@@ -60,6 +60,14 @@ class UDPSocket(InternetSocket):
     def set_broadcast(self, on: bool = True) -> None:
         self.setsockopt(SOL_SOCKET, SocketOption.BROADCAST, on)
 
+    def join_multicast_group(self, address: AddressLike) -> None:
+        """Receive an IPv6 multicast group (``"ff02::1:2"``, with ``%scope`` for one
+        interface); the interfaces announce it with MLDv2. Left on close."""
+        self.setsockopt(SOL_SOCKET, SocketOption.ADD_MEMBERSHIP, to_address(address))
+
+    def leave_multicast_group(self, address: AddressLike) -> None:
+        self.setsockopt(SOL_SOCKET, SocketOption.DROP_MEMBERSHIP, to_address(address))
+
     def drain(self) -> list[Datagram]:
         """Every queued datagram, without waiting."""
         out: list[Datagram] = []

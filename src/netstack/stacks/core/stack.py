@@ -400,6 +400,10 @@ class CoreStack:
         elif option == SocketOption.RCVBUF:
             size = _int_option(value)
             handle.rcvbuf = size
+        elif option in (SocketOption.ADD_MEMBERSHIP, SocketOption.DROP_MEMBERSHIP):
+            group = value if isinstance(value, SocketAddress) else SocketAddress(str(value))
+            join = option == SocketOption.ADD_MEMBERSHIP
+            self.udp.membership(handle, group.packed, group.scope_id, join=join)
         elif option == SocketOption.TTL:
             ttl = _int_option(value)
             if not 1 <= ttl <= 255:

@@ -60,6 +60,7 @@ class UdpEndpoint:
         "broadcast",
         "callback",
         "closed",
+        "groups",
         "layer",
         "local_ip",
         "local_port",
@@ -92,6 +93,8 @@ class UdpEndpoint:
         self.closed = False
         self.ttl: int | None = None
         self.pending_error: int = 0
+        #: IPv6 multicast groups joined through this socket: (group, interface index)
+        self.groups: set[tuple[bytes, int]] = set()
 
     @property
     def bound(self) -> bool:
@@ -128,6 +131,8 @@ class UdpEndpoint:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            for group, index in list(self.groups):
+                self.layer.membership(self, group, index, join=False)
             self.layer.unbind(self)
             self.queue.clear()
             self.queued_bytes = 0
@@ -176,6 +181,31 @@ class UdpLayer:
             eps.remove(ep)
             if not eps:
                 del self.ports[ep.local_port]
+
+    def membership(self, ep: UdpEndpoint, group: bytes, index: int, *, join: bool) -> None:
+        """Join or leave an IPv6 multicast group on one interface (``index``) or on every
+        interface with IPv6 (0); the interfaces report it with MLDv2 (RFC 3810)."""
+        if len(group) != 16 or group[0] != 0xFF:
+            raise ParameterError("not an IPv6 multicast group (IPv4 multicast is not supported)")
+        netifs = [n for n in self.stack.netifs if n.ip6 is not None and n.ip6.enabled]
+        if index:
+            netifs = [n for n in netifs if n.index == index]
+        if not netifs:
+            raise NoAddressError("no interface with IPv6 for the group")
+        key = (group, index)
+        if join == (key in ep.groups):
+            return
+        for netif in netifs:
+            ip6 = netif.ip6
+            assert ip6 is not None
+            if join:
+                ip6.join(group)
+            else:
+                ip6.leave(group)
+        if join:
+            ep.groups.add(key)
+        else:
+            ep.groups.discard(key)
 
     # -- input -----------------------------------------------------------------------------
     def input(self, netif: NetIf, ip: IpHeader, payload: memoryview, flags: RxFlags) -> None:
