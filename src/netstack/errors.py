@@ -142,6 +142,13 @@ class ConnectionTimeoutError(NetworkError, TimeoutError):
     nsapi_code = -3017
 
 
+class HostUnreachableError(NetworkError, ConnectionError):
+    """No route to host: the network reported the peer unreachable."""
+
+    errno_value = _errno.EHOSTUNREACH
+    nsapi_code = -3004
+
+
 class AddressInUseError(NetworkError):
     """Address (or port) already in use."""
 

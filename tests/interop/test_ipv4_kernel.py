@@ -217,16 +217,25 @@ async def kernel_side_running(tap: TapDevice, timeout: float = 5.0) -> None:
 
 @contextlib.asynccontextmanager
 async def netstack_on(
-    tap: TapDevice, world: World, pcap: Path | None = None, *, offload: bool = False
+    tap: TapDevice,
+    world: World,
+    pcap: Path | None = None,
+    *,
+    offload: bool = False,
+    ipv6: str | None = None,
 ) -> AsyncIterator[EthernetInterface]:
     """netstack as 10.77.0.2/24 on the TAP (captured to ``pcap`` on our side if given;
     with the TAP's checksum/TSO offloads if ``offload``), connected; disconnected and
-    detached afterwards."""
+    detached afterwards. ``ipv6`` also turns IPv6 on: ``"slaac"`` or
+    ``"static:fd77::2/64"`` (:meth:`EthernetInterface.set_ipv6`'s mode and address)."""
     tap_emac = TapEMAC(tap.name, world, netns=tap.netns, offload=offload)
     emac: EMAC = tap_emac if pcap is None else PcapTap(tap_emac, pcap, world)
     try:
         iface = EthernetInterface(emac, world=world)
         iface.set_network(OUR_IP, "255.255.255.0")
+        if ipv6 is not None:
+            mode, _, address = ipv6.partition(":")
+            iface.set_ipv6(mode, address or None)
         await iface.connect()
         await kernel_side_running(tap)
         try:
@@ -698,7 +707,7 @@ def test_up_serves_ping_and_udp_echo_then_exits_by_itself(
     counters = [line for line in out.splitlines() if line.startswith("rx ")]
     assert len(counters) >= 2, out  # one every 0.5 s, and the last one at exit
     last = counters[-1]
-    assert re.search(r"\| icmp echo 5 \|", last), last
+    assert re.search(r"\| icmp echo 5\+0 \|", last), last
     assert re.search(r"\| udp 1 \|", last), last
     assert "echo=1 discard=0" in last, last
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from netstack.drivers.emac.api import RxFlags
 from netstack.drivers.emac.virtual import VirtualEMAC, VirtualSegment
+from netstack.wire import DecodeError
 from netstack.wire.ethernet import EthernetHeader, EtherType
+from netstack.wire.icmpv6 import Icmpv6Header
 from netstack.wire.ipv4 import IpProto, Ipv4Header
+from netstack.wire.ipv6 import Ipv6Header
 from netstack.wire.udp import UdpHeader
 
 
@@ -31,6 +34,26 @@ class RawPort:
     def send_ip(self, dst_mac: bytes, header: Ipv4Header, payload: bytes) -> None:
         packet = header.build(payload)
         self.send(EthernetHeader(dst_mac, self.mac, EtherType.IPV4).build(packet))
+
+    def send_ip6(self, dst_mac: bytes, packet: bytes) -> None:
+        """An IPv6 packet (header included, as built: possibly malformed) in a frame."""
+        self.send(EthernetHeader(dst_mac, self.mac, EtherType.IPV6).build(packet))
+
+    def icmp6(self) -> list[tuple[Ipv6Header, Icmpv6Header, bytes]]:
+        """The ICMPv6 messages received so far: (IPv6 header, ICMPv6 header, body)."""
+        out = []
+        for frame in self.frames:
+            if frame[12:14] != b"\x86\xdd":
+                continue
+            try:
+                ip, payload = Ipv6Header.parse(frame[14:])
+                if ip.next_header != IpProto.ICMPV6:
+                    continue
+                hdr, body = Icmpv6Header.parse(payload, src=ip.src, dst=ip.dst)
+            except DecodeError:
+                continue
+            out.append((ip, hdr, bytes(body)))
+        return out
 
 
 def udp_packet(src: bytes, dst: bytes, sport: int, dport: int, data: bytes) -> bytes:

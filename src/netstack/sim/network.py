@@ -93,15 +93,17 @@ class Network:
         mtu: int = 1500,
         offload: bool | None = None,
         ipv6: str | None = None,
+        hwaddr: bytes | None = None,
     ) -> Host:
         """A host with one interface on ``segment``: static ``address`` ("10.0.0.1/24"),
         or DHCP when ``address`` is None (its ``start()`` then waits for a lease); with
         ``address=""`` no IPv4 at all. ``offload``: checksum offload on its NIC (default:
-        the segment's). ``ipv6``: ``"slaac"`` or ``"static:2001:db8::2/64"``."""
+        the segment's). ``ipv6``: ``"slaac"`` or ``"static:2001:db8::2/64"``. ``hwaddr``: the
+        NIC's MAC (default: the world's next free one; a duplicate is taken as given)."""
         if name in self.hosts:
             raise ValueError(f"host {name!r} exists")
         host = Host(name, IpStack(self.world))
-        iface = self._attach(host, segment, address, params, gateway, mtu, offload)
+        iface = self._attach(host, segment, address, params, gateway, mtu, offload, hwaddr)
         if ipv6 is not None:
             mode, _, static = ipv6.partition(":")
             iface.set_ipv6(mode, static or None)
@@ -129,8 +131,9 @@ class Network:
         gateway: str | None,
         mtu: int,
         offload: bool | None = None,
+        hwaddr: bytes | None = None,
     ) -> EthernetInterface:
-        emac = segment.add_port(params=params, mtu=mtu, offload=offload)
+        emac = segment.add_port(hwaddr, params=params, mtu=mtu, offload=offload)
         iface = EthernetInterface(emac, stack=host.stack, name=f"{host.name}.{segment.name}")
         if address == "":
             iface.set_dhcp(False)  # no IPv4
@@ -182,15 +185,21 @@ class Network:
         await self.start_dhcp()
 
     async def start_static(self) -> None:
-        """Connect every statically configured interface."""
-        for host in self.hosts.values():
+        """Connect every statically configured interface, IPv6 routers first: they
+        advertise at once, so an IPv6-only host's ``connect()`` finds its router instead
+        of waiting out ``ipv6_timeout``."""
+        routers = {id(iface) for iface, _config in self._advertisers}
+        hosts = sorted(
+            self.hosts.values(), key=lambda h: not any(id(i) in routers for i in h.interfaces)
+        )
+        for host in hosts:
             for iface in host.interfaces:
                 if not iface.dhcp:
                     await iface.connect()
-        for iface, config in self._advertisers:
-            ip6 = iface.ipv6
-            if ip6 is not None and ip6.router is None:
-                ip6.advertise(config)
+            for iface, config in self._advertisers:
+                ip6 = iface.ipv6
+                if ip6 is not None and ip6.router is None:
+                    ip6.advertise(config)
 
     async def start_dhcp(self) -> None:
         """Connect every DHCP interface, concurrently; returns when all are bound."""

@@ -204,7 +204,7 @@ class EthernetLink:
         if ip6 is None:
             self.counters.tx_dropped += 1
             return False
-        mac = ip6.neighbor_lladdr(next_hop)
+        mac = ip6.output_lladdr(next_hop)
         if mac is None:
             if offload is not None:  # the neighbour queue holds finished packets
                 if offload.gso_type:

@@ -119,6 +119,8 @@ class Icmpv6Layer:
             return
         if inner.next_header == 17:
             self.stack.udp.error_input6(hdr.type, hdr.code, inner, inner_payload)
+        elif inner.next_header == 6:
+            self.stack.tcp.error_input6(hdr.type, inner, inner_payload)
         elif inner.next_header == PROTO_ICMPV6 and len(inner_payload) >= 8:
             ident = int.from_bytes(inner_payload[4:6], "big")
             ep = self.endpoints.get(ident)

@@ -270,7 +270,9 @@ class Ipv6Layer:
                 c.rx_atomic_fragments += 1  # RFC 6946: no reassembly for these
             else:
                 c.rx_fragments += 1
-                unfragmentable = bytes(raw[: HEADER_LEN + chain.headers[-1].offset])
+                # the headers up to and with the Fragment header: kept from the first
+                # fragment, they and its data quote it in a Time Exceeded
+                unfragmentable = bytes(raw[: HEADER_LEN + chain.payload_offset])
                 whole = self.reassembler.add(
                     (hdr.src, hdr.dst, 0, fragment.ident),
                     fragment.offset,
@@ -346,16 +348,17 @@ class Ipv6Layer:
         self.stack.icmpv6.send_error(Icmpv6Type.PARAMETER_PROBLEM, code, pointer, raw, hdr)
 
     def _on_reassembly_timer(self) -> None:
-        for _key, first, _data in self.reassembler.handle_timer(self.world.now()):
+        for _key, first, data in self.reassembler.handle_timer(self.world.now()):
             # RFC 8200 §4.5: Time Exceeded (fragment reassembly) if the first fragment came
             if first:
+                packet = first + data  # that first fragment again, as it arrived
                 try:
-                    hdr, _payload = Ipv6Header.parse(first)
+                    hdr, _payload = Ipv6Header.parse(packet)
                 except DecodeError:
                     continue
                 self.stack.icmpv6.send_error(Icmpv6Type.TIME_EXCEEDED,
                                              TimeExceededCode.REASSEMBLY, 0,
-                                             memoryview(first), hdr)  # fmt: skip
+                                             memoryview(packet), hdr)  # fmt: skip
         self._reasm_timer.arm(self.reassembler.get_timer())
 
     # -- forwarding ------------------------------------------------------------------------------

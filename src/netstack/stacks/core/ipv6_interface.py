@@ -199,6 +199,8 @@ class Ipv6Interface:
         if self.router is not None:
             self._start_router(now)
         self._flush()
+        if self.static:
+            self._changed()  # static addresses skip DAD: usable as soon as the link is up
 
     def stop(self) -> None:
         if not self.enabled:
@@ -351,6 +353,17 @@ class Ipv6Interface:
         info = self.neighbors.lookup(address, self.world.now())
         if info is None or info.state is NeighborState.INCOMPLETE:
             return None
+        return info.lladdr
+
+    def output_lladdr(self, address: bytes) -> bytes | None:
+        """The link-layer address to send to ``address`` now, or None: :meth:`resolve`
+        first. Sending to a STALE neighbour starts Neighbor Unreachability Detection
+        (RFC 4861 §7.3.3: STALE → DELAY, then unicast probes)."""
+        info = self.neighbors.lookup(address, self.world.now())
+        if info is None or info.state is NeighborState.INCOMPLETE:
+            return None
+        if info.state is NeighborState.STALE:
+            return self.resolve(address, b"")  # the entry exists: nothing is queued
         return info.lladdr
 
     def resolve(self, address: bytes, packet: bytes) -> bytes | None:
@@ -595,6 +608,8 @@ class Ipv6Interface:
             elif isinstance(output, AddressTentative):
                 self._join_link_group(solicited_node_multicast(output.address))
             elif isinstance(output, RouterSolicit):
+                if self.router is not None:
+                    continue  # RFC 4861 §6.3.7: hosts solicit; a router advertises
                 options: list[NdOption] = []
                 if output.source != UNSPECIFIED:
                     options.append(SourceLinkLayerAddress(hwaddr))
@@ -609,18 +624,26 @@ class Ipv6Interface:
                 changed = True
             elif isinstance(output, AddressPreferred | AddressDeprecated):
                 changed = True
+                if self.router is not None and is_link_local(output.address):
+                    # the RA that waited for this link-local source (below) goes now
+                    self._ra_next = self._ra_next if self._ra_next is not None else now
             elif isinstance(output, Ipv6Disabled):
                 log.warning("IPv6 disabled on %s: duplicate link-local address", self.netif.name)
                 self.enabled = False
                 changed = True
         if self.router is not None and self._ra_next is not None and self._ra_next <= now:
-            self._send_ra(ALL_NODES, now)
-            config = self.router
-            interval = self.world.rng.uniform(config.min_interval, config.max_interval)
-            if self._ra_initial < MAX_INITIAL_RTR_ADVERTISEMENTS:
-                self._ra_initial += 1
-                interval = min(interval, MAX_INITIAL_RTR_ADVERT_INTERVAL)
-            self._ra_next = now + interval
+            if self.link_local() is None:
+                # RAs come from the link-local address (RFC 4861 §4.2, §6.1.2): wait
+                # until it passed DAD rather than lose an initial advertisement
+                self._ra_next = None
+            else:
+                self._send_ra(ALL_NODES, now)
+                config = self.router
+                interval = self.world.rng.uniform(config.min_interval, config.max_interval)
+                if self._ra_initial < MAX_INITIAL_RTR_ADVERTISEMENTS:
+                    self._ra_initial += 1
+                    interval = min(interval, MAX_INITIAL_RTR_ADVERT_INTERVAL)
+                self._ra_next = now + interval
         for report in self.mld.reports_to_send():
             source = self.link_local() or UNSPECIFIED
             message = Mldv2Report([MulticastAddressRecord(int(r.record_type), r.group,

@@ -23,6 +23,7 @@ from netstack.errors import (
     ConnectionLostError,
     ConnectionRefused,
     ConnectionTimeoutError,
+    HostUnreachableError,
     IsConnectedError,
     NoConnectionError,
     NoMemoryError,
@@ -43,8 +44,9 @@ from netstack.stacks.core.tcp.connection import (
 from netstack.stacks.core.tcp.ids import TcpIdentifiers
 from netstack.stacks.core.tcp.listener import Key, SynCookies, TcpListener
 from netstack.wire import ChecksumError, DecodeError
+from netstack.wire.icmpv6 import Icmpv6Type
 from netstack.wire.ipv4 import IpProto
-from netstack.wire.ipv6 import is_link_local
+from netstack.wire.ipv6 import Ipv6Header, is_link_local
 from netstack.wire.tcp import TcpFlags, TcpHeader, TcpOptions
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ _ERRORS: dict[str, type[Exception]] = {
     "reset": ConnectionLostError,
     "timeout": ConnectionTimeoutError,
     "aborted": ConnectionLostError,
+    "unreachable": HostUnreachableError,
 }
 
 
@@ -101,6 +104,7 @@ class TcpEndpoint:
         self.closed = False  # the application closed its handle
         self.error: str | None = None
         self.connected = False
+        self.iss = 0  # our initial sequence number, once connecting
         self.path_mtu = 65535  # the IPv6 path MTU last seen for the peer
         self.timer = DeadlineTimer(layer.world, lambda: layer._on_timer(self))
 
@@ -198,7 +202,7 @@ class TcpLayer:
         ep.remote_port = port
         ep.netif = netif
         now = self.world.now()
-        iss = self.ids.isn(src, ep.local_port, ip, port, now)
+        iss = ep.iss = self.ids.isn(src, ep.local_port, ip, port, now)
         ep.conn = TcpConnection(
             ep.local_port,
             port,
@@ -587,6 +591,26 @@ class TcpLayer:
         except OSError:
             return
         self._send(out, next_hop, src, dst, hdr, payload)
+
+    def error_input6(self, kind: int, inner: Ipv6Header, quoted: memoryview) -> None:
+        """An ICMPv6 Destination Unreachable quoting one of our segments (RFC 4443 §3.1).
+        A connection still in SYN-SENT gives up at once, "unreachable" (as Linux does,
+        RFC 5461 §4.1); later it is a soft error and ignored (RFC 1122 §4.2.3.9). The
+        quoted SYN must carry our ISS (RFC 5927 §4.1), or the error is forged."""
+        if kind != Icmpv6Type.DEST_UNREACHABLE:
+            return
+        try:
+            hdr, _data = TcpHeader.parse(quoted)
+        except DecodeError:
+            return
+        ep = self.connections.get((inner.src, hdr.src_port, inner.dst, hdr.dst_port))
+        if ep is None or ep.conn is None or ep.conn.state is not TcpState.SYN_SENT:
+            return
+        if hdr.seq != ep.iss & 0xFFFFFFFF or not hdr.flags & _SYN:
+            return
+        ep.error = "unreachable"
+        ep.conn.abort(self.world.now())
+        self._process(ep)
 
     def path_mtu_changed(self, dst: bytes) -> None:
         """A Packet Too Big lowered the path MTU to ``dst``: the connections to it adapt
