@@ -128,6 +128,13 @@ class Icmpv6Layer:
                 ep.deliver(hdr.build(body, src=ip.src, dst=ip.dst, fill_checksum=False), ip.src)
 
     # -- errors ------------------------------------------------------------------------------
+    def take_token(self) -> bool:
+        """One message of the error budget (errors and redirects share it)."""
+        if self._errors.take(self.world.now()):
+            return True
+        self.counters.errors_rate_limited += 1
+        return False
+
     def send_error(
         self, kind: int, code: int, rest: int, invoking: memoryview | bytes, hdr: Ipv6Header
     ) -> None:
@@ -148,8 +155,7 @@ class Icmpv6Layer:
             and invoking[HEADER_LEN] < 128
         ):
             return  # (e.1): never an error about an error
-        if not self._errors.take(self.world.now()):
-            c.errors_rate_limited += 1
+        if not self.take_token():
             return
         ipv6 = self.stack.ipv6
         try:

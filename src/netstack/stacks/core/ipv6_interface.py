@@ -529,6 +529,11 @@ class Ipv6Interface:
         src = hdr.src
         if not self.discovery.is_on_link(src, self.world.now()) and not self._static_on_link(src):
             return
+        # §8.2: the target is a router's link-local address or the destination itself
+        if next_hop != hdr.dst and not is_link_local(next_hop):
+            return
+        if not self.stack.icmpv6.take_token():  # redirects are rate-limited like errors
+            return
         source = self.link_local()
         if source is None:
             return
