@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from netstack.drivers.emac.api import RxFlags
 from netstack.drivers.emac.virtual import VirtualEMAC, VirtualSegment
+from netstack.socket import TCPSocket
 from netstack.wire import DecodeError
 from netstack.wire.ethernet import EthernetHeader, EtherType
 from netstack.wire.icmpv6 import Icmpv6Header
@@ -61,3 +64,21 @@ def udp_packet(src: bytes, dst: bytes, sport: int, dport: int, data: bytes) -> b
 
 
 IP = IpProto
+
+
+async def echo_round_trip(sock: TCPSocket, data: bytes) -> bytes:
+    """Send ``data`` on ``sock`` while reading back as many bytes (an echo server's)."""
+
+    async def reader() -> bytes:
+        chunks, got = [], 0
+        while got < len(data):
+            chunk = await sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    task = asyncio.ensure_future(reader())
+    await sock.send(data)
+    return await task

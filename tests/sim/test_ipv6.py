@@ -31,7 +31,7 @@ from netstack.wire.icmpv6 import Icmpv6Type, UnreachableCode
 from netstack.wire.ipv6 import Ipv6Header
 from netstack.wire.pcap import PcapReader
 
-from .helpers import RawPort
+from .helpers import RawPort, echo_round_trip
 
 PREFIX_1, PREFIX_2 = "2001:db8:1::/64", "2001:db8:2::/64"
 
@@ -69,22 +69,6 @@ def two_subnets(seed: int, capture_dir: Path | None = None) -> tuple[Network, Ho
     net.ipv6_router(router, s1, PREFIX_1, dns=("2001:db8:1::53",))
     net.ipv6_router(router, s2, PREFIX_2)
     return net, router, a, b
-
-
-async def echo_round_trip(sock: TCPSocket, data: bytes) -> bytes:
-    async def reader() -> bytes:
-        chunks, got = [], 0
-        while got < len(data):
-            chunk = await sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    task = asyncio.ensure_future(reader())
-    await sock.send(data)
-    return await task
 
 
 # -- autoconfiguration and routing --------------------------------------------------------------

@@ -44,7 +44,7 @@ from netstack.wire.ndp import (
 from netstack.wire.pcap import PcapReader
 from netstack.wire.udp import UdpHeader
 
-from .helpers import RawPort
+from .helpers import RawPort, echo_round_trip
 
 UDP, ICMPV6, NO_NEXT = 17, 58, 59
 
@@ -59,22 +59,6 @@ def networks() -> Iterator[list[Network]]:
     yield made
     for net in made:
         net.close()
-
-
-async def echo_round_trip(sock: TCPSocket, data: bytes) -> bytes:
-    async def reader() -> bytes:
-        chunks, got = [], 0
-        while got < len(data):
-            chunk = await sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    task = asyncio.ensure_future(reader())
-    await sock.send(data)
-    return await task
 
 
 # -- path MTU discovery (RFC 8201) ---------------------------------------------------------------

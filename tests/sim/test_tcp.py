@@ -15,7 +15,7 @@ from netstack.wire.ethernet import EthernetHeader, EtherType
 from netstack.wire.ipv4 import IpProto, Ipv4Header
 from netstack.wire.tcp import TcpFlags, TcpHeader, TcpOptions
 
-from .helpers import RawPort
+from .helpers import RawPort, echo_round_trip
 
 
 @pytest.fixture
@@ -39,22 +39,6 @@ def pair():
 
 def pattern(size: int, salt: int) -> bytes:
     return hashlib.shake_128(salt.to_bytes(4, "big")).digest(size)
-
-
-async def echo_round_trip(sock: TCPSocket, data: bytes) -> bytes:
-    async def reader() -> bytes:
-        chunks, got = [], 0
-        while got < len(data):
-            chunk = await sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    task = asyncio.ensure_future(reader())
-    await sock.send(data)
-    return await task
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -180,14 +180,10 @@ class EthernetLink:
         mac = self.arp.lookup(next_hop, now)
         if mac is None:
             if offload is not None:
-                # The ARP queue holds finished packets: complete the checksum here; a
-                # large segment is dropped (TCP retransmits it once the address is known).
-                if offload.gso_type:
-                    self.counters.gso_unresolved_drops += 1
+                finished = self._finish_for_queue(packet, offload)
+                if finished is None:
                     return False
-                start = offload.csum_start - _ETHERNET_HEADER_LEN
-                packet = complete_checksum(packet, TxOffload(start, offload.csum_offset))
-                offload = None
+                packet, offload = finished, None
             mac = self.arp.resolve(next_hop, packet, now)
             if mac is None:
                 self._flush_arp()
@@ -206,17 +202,26 @@ class EthernetLink:
             return False
         mac = ip6.output_lladdr(next_hop)
         if mac is None:
-            if offload is not None:  # the neighbour queue holds finished packets
-                if offload.gso_type:
-                    self.counters.gso_unresolved_drops += 1
+            if offload is not None:
+                finished = self._finish_for_queue(packet, offload)
+                if finished is None:
                     return False
-                start = offload.csum_start - _ETHERNET_HEADER_LEN
-                packet = complete_checksum(packet, TxOffload(start, offload.csum_offset))
-                offload = None
+                packet, offload = finished, None
             mac = ip6.resolve(next_hop, packet)
             if mac is None:
                 return True  # queued until Neighbor Discovery answers
         return self._send(mac, EtherType.IPV6, packet, offload)
+
+    def _finish_for_queue(self, packet: bytes, offload: TxOffload) -> bytes | None:
+        """A packet with an offload request must wait for address resolution, and the
+        queues (ARP, neighbour cache) hold finished packets: complete its checksum here. A
+        large (GSO) segment is dropped and counted; TCP resends it once the address is
+        known."""
+        if offload.gso_type:
+            self.counters.gso_unresolved_drops += 1
+            return None
+        start = offload.csum_start - _ETHERNET_HEADER_LEN
+        return complete_checksum(packet, TxOffload(start, offload.csum_offset))
 
     def join_ipv6_group(self, group: bytes) -> None:
         self.join_multicast(ipv6_multicast_mac(group))

@@ -167,18 +167,14 @@ class Ipv6Layer:
                 return netif, better, self.source_for(netif, dst)
         route = self.routes.lookup(_int(dst))
         if route is not None and route.prefix_len > 0:
-            netif = route.interface
-            next_hop = dst if route.gateway == 0 else route.gateway.to_bytes(16, "big")
-            return netif, next_hop, self.source_for(netif, dst)
+            return self._via(route, dst)
         for netif in self._ipv6_netifs():
             ip6 = netif.ip6
             assert ip6 is not None
             if ip6.is_on_link(dst, now):
                 return netif, dst, self.source_for(netif, dst)
         if route is not None:  # a static default route
-            netif = route.interface
-            next_hop = dst if route.gateway == 0 else route.gateway.to_bytes(16, "big")
-            return netif, next_hop, self.source_for(netif, dst)
+            return self._via(route, dst)
         for netif in self._ipv6_netifs():
             ip6 = netif.ip6
             assert ip6 is not None
@@ -186,6 +182,11 @@ class Ipv6Layer:
             if router is not None:
                 return netif, router, self.source_for(netif, dst)
         raise NoAddressError(f"no IPv6 route to {_fmt(dst)}")
+
+    def _via(self, route: Route[NetIf], dst: bytes) -> tuple[NetIf, bytes, bytes]:
+        netif = route.interface
+        next_hop = dst if route.gateway == 0 else route.gateway.to_bytes(16, "big")
+        return netif, next_hop, self.source_for(netif, dst)
 
     def _ipv6_netifs(self) -> list[NetIf]:
         return [n for n in self.stack.netifs if n.up and n.ip6 is not None and n.ip6.enabled]
