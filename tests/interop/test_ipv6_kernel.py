@@ -30,7 +30,7 @@ from test_ipv4_kernel import (
     stats_of,
     until,
 )
-from test_tcp_kernel import KERNEL_ECHO_CLIENT
+from test_tcp_kernel import KERNEL_ECHO_CLIENT, KERNEL_ECHO_SERVER
 
 from netstack.address import SocketAddress
 from netstack.drivers.emac.api import EMAC
@@ -124,29 +124,6 @@ elif mode == "sink":
     print(json.dumps(info), flush=True)
     s.sendto(data, peer)
 """
-
-#: A kernel TCP server over IPv6: bind HOST PORT (a link-local HOST carries "%ifname"),
-#: accept one connection, echo until EOF, half-close back; print the peer and the total.
-KERNEL_ECHO_SERVER6 = r"""
-import socket, sys
-address = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), socket.AF_INET6,
-                             socket.SOCK_STREAM)[0][4]
-ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(address); ls.listen(1)
-print("listening", flush=True)
-conn, peer = ls.accept()
-total = 0
-while True:
-    chunk = conn.recv(1 << 16)
-    if not chunk:
-        break
-    total += len(chunk)
-    conn.sendall(chunk)
-conn.shutdown(socket.SHUT_WR); conn.close()
-print("echoed", total, peer[0], flush=True)
-"""
-
 
 #: A unicast Neighbor Solicitation, as the kernel's Neighbor Unreachability Detection sends
 #: (RFC 4861 §7.3.3), through a raw ICMPv6 socket: ask TARGET directly on IFNAME; print the
@@ -348,11 +325,11 @@ TCP_BULK = 4_000_000
 async def netstack_echo_client(
     iface: EthernetInterface, tap: TapDevice, bind: str, data: bytes
 ) -> tuple[bytes, str]:
-    """netstack connects to :data:`KERNEL_ECHO_SERVER6` on ``bind`` (the kernel's view of
+    """netstack connects to :data:`KERNEL_ECHO_SERVER` on ``bind`` (the kernel's view of
     its address), sends ``data``, half-closes and reads the echo; (echo, server's report)."""
     host = bind.partition("%")[0]
     server = await asyncio.create_subprocess_exec(
-        *tap.argv([sys.executable, "-c", KERNEL_ECHO_SERVER6, bind, "9000"]),
+        *tap.argv([sys.executable, "-c", KERNEL_ECHO_SERVER, bind, "9000"]),
         stdout=asyncio.subprocess.PIPE,
     )
     assert server.stdout is not None

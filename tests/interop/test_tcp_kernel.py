@@ -53,13 +53,17 @@ print(json.dumps({"sent": size, "got": len(got),
                   "got_sha": hashlib.sha256(bytes(got)).hexdigest()}))
 """
 
-#: A kernel TCP server: accept one connection, echo until EOF, half-close back.
+#: A kernel TCP server: bind HOST PORT (IPv4 or IPv6; a link-local HOST carries "%ifname"),
+#: accept one connection, echo until EOF, half-close back; print the total and the peer.
 KERNEL_ECHO_SERVER = r"""
 import socket, sys
-ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind((sys.argv[1], int(sys.argv[2]))); ls.listen(1)
+family, kind, _, _, address = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), 0,
+                                                 socket.SOCK_STREAM)[0]
+ls = socket.socket(family, kind)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(address); ls.listen(1)
 print("listening", flush=True)
-conn, _ = ls.accept()
+conn, peer = ls.accept()
 total = 0
 while True:
     chunk = conn.recv(1 << 16)
@@ -68,7 +72,7 @@ while True:
     total += len(chunk)
     conn.sendall(chunk)
 conn.shutdown(socket.SHUT_WR); conn.close()
-print("echoed", total, flush=True)
+print("echoed", total, peer[0], flush=True)
 """
 
 
