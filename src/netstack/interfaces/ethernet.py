@@ -91,6 +91,7 @@ class EthernetInterface(NetworkInterface):
         self._dhcp_listeners: list[Callable[[object], None]] = []
         self.dhcp_config: DhcpConfig | None = None
         self._ipv6: Ipv6Config | None = None
+        self._change_waiters: list[asyncio.Future[None]] = []
         self._ipv6_static: tuple[bytes, int] | None = None
         stack.add_link_state_listener(self._on_link)
 
@@ -258,11 +259,29 @@ class EthernetInterface(NetworkInterface):
         agent.start(remembered=self._last_lease)
         if not self.blocking:
             return
+        # wait for the lease itself: with IPv6 the status may be GLOBAL_UP before it
+        deadline = self.world.now() + self.dhcp_timeout
+        while agent.lease is None or self._status != ConnectionStatus.GLOBAL_UP:
+            remaining = deadline - self.world.now()
+            try:
+                if remaining <= 0:
+                    raise NetworkTimeoutError("DHCP")
+                await self._wait_for_change(remaining)
+            except NetworkTimeoutError:
+                await self.disconnect()
+                raise DhcpFailureError(f"no DHCP lease after {self.dhcp_timeout} s") from None
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        """Until the next DHCP event or status change, at most ``timeout`` seconds."""
+        future: asyncio.Future[None] = self.world.loop.create_future()
+        self._change_waiters.append(future)
         try:
-            await self.wait_for_status({ConnectionStatus.GLOBAL_UP}, self.dhcp_timeout)
-        except NetworkTimeoutError:
-            await self.disconnect()
-            raise DhcpFailureError(f"no DHCP lease after {self.dhcp_timeout} s") from None
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise NetworkTimeoutError("no change") from None
+        finally:
+            if future in self._change_waiters:
+                self._change_waiters.remove(future)
 
     async def _drain(self, limit: float) -> None:
         """Let packets waiting for ARP (the unicast RELEASE) leave before the link goes
@@ -275,6 +294,10 @@ class EthernetInterface(NetworkInterface):
             await asyncio.sleep(0.005)
 
     def _on_dhcp_event(self, event: object) -> None:
+        waiters, self._change_waiters = self._change_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
         if isinstance(event, LeaseAcquired):
             self._last_lease = event.lease
             if self.emac.link_up:

@@ -14,6 +14,11 @@ gateway (with RFC 5227 conflict detection); the lab server also serves DNS for t
 ``echo.demo.test`` (a CNAME to the lab server) and exchanges UDP echo with it (one
 datagram of 8000 bytes, fragmented and reassembled on the way); finally sensor-1 moves
 1 MB over TCP through the lossy link and back, and the demo prints the goodput.
+
+The network is dual-stack: the gateway also advertises an IPv6 prefix on each side
+(2001:db8:10::/64 on the LAN, 2001:db8:9::/64 on the lab link), every node forms its
+address by SLAAC with duplicate address detection, and every LAN node pings the lab server
+over IPv6.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ LAN_PORT = LinkParams(latency=20e-6, bandwidth=100e6)
 TRUNK = LinkParams(latency=5e-6, bandwidth=1e9)
 LAB_LINK = LinkParams(latency=2e-3, bandwidth=10e6, loss=0.02)
 ECHO_SIZES = (32, 512, 1400, 8000, 64)
+LAN6 = "2001:db8:10::/64"
+LAB6 = "2001:db8:9::/64"
 
 
 @dataclass(slots=True)
@@ -61,6 +68,9 @@ class DemoReport:
     leases: dict[str, Lease] = field(default_factory=dict)
     resolved: dict[str, str] = field(default_factory=dict)
     tcp: TcpResult | None = None
+    #: host -> its SLAAC address; and the IPv6 pings to the lab server
+    ipv6: dict[str, str] = field(default_factory=dict)
+    pings6: dict[str, PingResult] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -80,14 +90,16 @@ def build(seed: int, capture_dir: Path | None) -> tuple[Network, list[Host], Hos
     sw1.connect(sw2, params=TRUNK)
     sw2.connect(sw3, params=TRUNK)
     lab = net.segment("lab", LAB_LINK)
-    lan_hosts = [  # addresses by DHCP
-        net.host("sensor-1", sw1),
-        net.host("sensor-2", sw1),
-        net.host("sensor-3", sw3),
-        net.host("display", sw3),
+    lan_hosts = [  # IPv4 addresses by DHCP, IPv6 by SLAAC
+        net.host("sensor-1", sw1, ipv6="slaac"),
+        net.host("sensor-2", sw1, ipv6="slaac"),
+        net.host("sensor-3", sw3, ipv6="slaac"),
+        net.host("display", sw3, ipv6="slaac"),
     ]
     router = net.router("gateway", [(sw2, "10.0.0.1/24"), (lab, "10.9.0.1/24")])
-    server = net.host("lab-server", lab, "10.9.0.10/24", gateway="10.9.0.1")
+    server = net.host("lab-server", lab, "10.9.0.10/24", gateway="10.9.0.1", ipv6="slaac")
+    net.ipv6_router(router, sw2, LAN6)
+    net.ipv6_router(router, lab, LAB6)
     return net, [*lan_hosts, router], server
 
 
@@ -197,11 +209,19 @@ async def _scenario(net: Network, lan: list[Host], server: Host) -> DemoReport:
         await _echo_client(host, target, result)
         echoes.append(result)
     tcp = await _tcp_transfer(lan[0], server)
+    addresses6: dict[str, str] = {}
+    pings6: dict[str, PingResult] = {}
+    server6 = await server.iface.wait_for_ipv6_address()
+    addresses6[server.name] = server6.ip
+    for host in lan[:-1]:
+        addresses6[host.name] = (await host.iface.wait_for_ipv6_address()).ip
+        pings6[host.name] = await ping(host, server6, count=3, interval=0.2, timeout=0.5)
     echo.stop()
     dhcp.stop()
     dns.stop()
     leases = {h.name: h.iface.lease for h in lan if h.iface.lease is not None}
-    return DemoReport([*lan, server], pings, echoes, 0.0, 0.0, [], net, leases, names, tcp)
+    return DemoReport([*lan, server], pings, echoes, 0.0, 0.0, [], net, leases, names, tcp,
+                      addresses6, pings6)  # fmt: skip
 
 
 def run_demo(seed: int = 7, capture_dir: Path | None = None) -> DemoReport:
@@ -269,6 +289,17 @@ def format_report(report: DemoReport) -> str:
             f"goodput {t.size * 8 / t.seconds / 1e6:.2f} Mbit/s, "
             f"{t.retransmissions} retransmissions"
         )
+    if report.ipv6:
+        lines.append("")
+        lines.append(f"IPv6 (SLAAC from the gateway's advertisements of {LAN6} and {LAB6})")
+        for name, address in report.ipv6.items():
+            res6 = report.pings6.get(name)
+            result = (
+                f"ping lab-server {res6.received}/{res6.sent}, avg {res6.rtt_avg * 1e3:.3f} ms"
+                if res6 is not None and res6.rtts
+                else ""
+            )
+            lines.append(f"  {name:<11} {address:<28} {result}")
     lines.append("")
     lines.append("Counters")
     for host in report.hosts:
