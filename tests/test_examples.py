@@ -29,6 +29,22 @@ def test_router_sim_example(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.glob("*.pcap")) == ["lab.pcap", "office.pcap"]
 
 
+def test_asyncio_echo_example():
+    out = run(str(EXAMPLES / "asyncio_echo.py"))
+    for address in ("10.0.0.2", "2001:db8::2"):
+        assert f"client: {address} echoed b'hello, asyncio\\n' in 10.0 ms (simulated)" in out
+        assert f"client: {address} echoed b'on netstack\\n' in 10.0 ms (simulated)" in out
+    assert "server: 10.0.0.1 closed" in out and "server: 2001:db8::1 closed" in out
+
+
+def test_tls_client_example(tmp_path: Path):
+    out = run(str(EXAMPLES / "tls_client.py"), str(tmp_path))
+    assert "HTTP/1.0 200 OK: b'hello over TLS\\n'" in out
+    assert "TLSv1.3 TLS_" in out
+    assert "session resumed: True" in out
+    assert (tmp_path / "ca.pem").exists()
+
+
 def test_demo_command_succeeds_and_writes_captures(tmp_path: Path):
     out = run("-m", "netstack.cli", "demo", "--out", str(tmp_path))
     assert "simulated in" in out
@@ -46,3 +62,10 @@ def test_readme_example_matches_the_runnable_one():
     assert "examples/udp_echo_sim.py" in readme
     for line in ("lan.add_port()", "UdpEchoServer(b).start()", "World.simulated(seed=1)"):
         assert line in readme
+
+
+def test_http_client_example():
+    out = run(str(EXAMPLES / "http_client.py"))
+    assert "http.client: 200 OK netstack/" in out
+    assert "hello from a netstack HTTP server\n" in out
+    assert "urllib: 200 34 bytes" in out

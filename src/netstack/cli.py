@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from netstack.errors import NetworkError
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
 
-SERVICES = ("echo", "discard", "chargen", "http", "sink")  # echo and discard on UDP and TCP
+SERVICES = ("echo", "discard", "chargen", "http", "https", "sink")  # echo, discard: UDP and TCP
 
 
 def _add_link_options(p: argparse.ArgumentParser) -> None:
@@ -102,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="LIST",
         help=f"comma-separated services: {','.join(SERVICES)}; http=DIR serves DIR over "
-        "HTTP/1.0 on port 80 (http=DIR:PORT on another port), sink counts bulk TCP on 5001",
+        "HTTP/1.0 on port 80 (http=DIR:PORT on another port), https=DIR over TLS on 443 "
+        "(with --tls-cert and --tls-key), sink counts bulk TCP on 5001",
     )
+    up.add_argument("--tls-cert", metavar="PEM", help="certificate (chain) for https")
+    up.add_argument("--tls-key", metavar="PEM", help="private key for https")
     up.add_argument("--netns", metavar="NS", help="open the TAP inside this network namespace")
     up.add_argument("--offload", action="store_true", help="use IFF_VNET_HDR checksum/TSO offloads")
     up.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
@@ -159,12 +163,12 @@ def parse_services(spec: str) -> list[tuple[str, str]]:
     return out
 
 
-def http_root_and_port(arg: str) -> tuple[str, int]:
+def http_root_and_port(arg: str, default: int = 80) -> tuple[str, int]:
     """``DIR`` or ``DIR:PORT`` (the port is the part after the last colon, if numeric)."""
     root, colon, port = arg.rpartition(":")
     if colon and port.isdigit() and root:
         return root, int(port)
-    return arg, 80
+    return arg, default
 
 
 def real_seed(seed: int | None) -> int:
@@ -203,9 +207,16 @@ async def run_up(args: argparse.Namespace) -> int:
         print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     for name, arg in wanted:
-        if name == "http" and not os.path.isdir(http_root_and_port(arg)[0]):
-            print(f"netstack up: http=DIR needs a directory, got {arg!r}", file=sys.stderr)
+        if name in ("http", "https") and not os.path.isdir(http_root_and_port(arg)[0]):
+            print(f"netstack up: {name}=DIR needs a directory, got {arg!r}", file=sys.stderr)
             return 2
+    tls = None
+    if "https" in services:
+        if not (args.tls_cert and args.tls_key):
+            print("netstack up: https needs --tls-cert and --tls-key", file=sys.stderr)
+            return 2
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     ipv6_mode, _, ipv6_address = args.ipv6.partition(":")
     if ipv6_mode not in ("off", "slaac", "static") or (ipv6_mode == "static") != bool(ipv6_address):
         print(f"netstack up: --ipv6 {args.ipv6!r}: slaac, static:ADDR/N or off", file=sys.stderr)
@@ -245,9 +256,11 @@ async def run_up(args: argparse.Namespace) -> int:
             udp.start()
             running.append(udp)
         tcp = {"echo": TcpEchoServer, "discard": TcpDiscardServer, "chargen": TcpChargenServer}
-        if name == "http":
-            root, port = http_root_and_port(arg)
-            stream: TcpService = HttpFileServer(iface, root, port)
+        if name in ("http", "https"):
+            root, port = http_root_and_port(arg, 80 if name == "http" else 443)
+            stream: TcpService = HttpFileServer(
+                iface, root, port, tls=tls if name == "https" else None
+            )
         else:
             stream = BulkSink(iface) if name == "sink" else tcp[name](iface)
         stream.start()

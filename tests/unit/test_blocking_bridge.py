@@ -66,3 +66,15 @@ def test_socket_timeout_reaches_the_blocking_caller():
         sock.set_timeout(0.05)  # the socket's own timeout, on the loop's (real) clock
         with pytest.raises(NetworkTimeoutError):
             rt.run(sock.recvfrom(), timeout=5)
+
+
+def test_a_timeout_the_coroutine_raises_reaches_the_caller_unchanged():
+    # concurrent.futures.TimeoutError is builtins.TimeoutError: the bridge must not take
+    # the coroutine's own TimeoutError (a ConnectionTimeoutError here) for its wait expiring
+    from netstack.errors import ConnectionTimeoutError
+
+    async def gives_up() -> None:
+        raise ConnectionTimeoutError("no answer to the SYNs")
+
+    with Runtime(seed=3) as rt, pytest.raises(ConnectionTimeoutError, match="no answer to"):
+        rt.run(gives_up(), timeout=5)

@@ -66,7 +66,11 @@ class Runtime:
         future = asyncio.run_coroutine_threadsafe(coro, self.world.loop)
         try:
             return future.result(timeout)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as exc:
+            # the same class as builtins.TimeoutError: the coroutine's own (a socket timeout,
+            # ConnectionTimeoutError) passes through; only the wait's expiry is ours
+            if future.done() and not future.cancelled() and future.exception() is exc:
+                raise
             future.cancel()
             raise NetworkTimeoutError(f"operation timed out after {timeout} s") from None
 

@@ -34,6 +34,7 @@ import logging
 import mimetypes
 import os
 import re
+import ssl
 import stat
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -45,6 +46,7 @@ from netstack.errors import NetworkError, NetworkTimeoutError
 from netstack.services.tcp import TcpService, TcpServiceStats
 from netstack.socket.base import HasStack
 from netstack.socket.tcp import TCPSocket
+from netstack.socket.tls import TLSSocket
 from netstack.stacks.core.api import NetworkStack
 
 log = logging.getLogger(__name__)
@@ -245,7 +247,9 @@ def _not_modified(request: HttpRequest, mtime: int) -> bool:
 
 # -- the service ---------------------------------------------------------------------------
 class HttpFileServer(TcpService):
-    """Serves the files under ``root`` over HTTP/1.0 (GET, HEAD), one request per connection."""
+    """Serves the files under ``root`` over HTTP/1.0 (GET, HEAD), one request per connection;
+    with ``tls`` (a server SSLContext holding the certificate) over HTTPS, on port 443 by
+    default. The TLS handshake shares the request head's ``timeout``."""
 
     default_port = 80
     name = "http"
@@ -260,8 +264,14 @@ class HttpFileServer(TcpService):
         backlog: int = 16,
         timeout: float = 10.0,
         max_head: int = MAX_HEAD,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        if port is None and tls is not None:
+            port = 443
         super().__init__(stack, port, backlog=backlog)
+        self.tls = tls
+        if tls is not None:
+            self.name = "https"
         resolved = Path(os.path.realpath(root))
         if not resolved.is_dir():
             raise NotADirectoryError(f"HTTP root {root!s} is not a directory")
@@ -271,6 +281,23 @@ class HttpFileServer(TcpService):
         self.stats = HttpStats()
 
     async def serve(self, conn: TCPSocket) -> None:
+        if self.tls is None:
+            await self._serve(conn)
+            return
+        conn.set_timeout(self.timeout)
+        try:
+            tls = await TLSSocket.wrap(conn, self.tls, server_side=True)
+        except NetworkTimeoutError:
+            self.stats.timeouts += 1
+            log.debug("https: no TLS handshake within %s s, closing", self.timeout)
+            return
+        try:
+            await self._serve(tls)
+        finally:  # the service closes the TCPSocket, which handed its connection over
+            if tls.is_open:
+                tls.close()
+
+    async def _serve(self, conn: TCPSocket) -> None:
         try:
             answered = await self._exchange(conn)
         except NetworkTimeoutError:

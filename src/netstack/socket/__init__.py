@@ -9,6 +9,13 @@ from netstack.socket.base import InternetSocket
 from netstack.socket.dns import Resolver, ResolverConfig
 from netstack.socket.icmp import ICMPSocket
 from netstack.socket.tcp import TCPSocket
+from netstack.socket.tls import (
+    TlsAuthFailureError,
+    TlsCertificateError,
+    TlsError,
+    TlsSession,
+    TLSSocket,
+)
 from netstack.socket.udp import UDPSocket
 from netstack.stacks.core.api import SOL_SOCKET, NetworkStack, SocketOption
 
@@ -23,5 +30,10 @@ __all__ = [
     "SocketAddress",
     "SocketOption",
     "TCPSocket",
+    "TLSSocket",
+    "TlsAuthFailureError",
+    "TlsCertificateError",
+    "TlsError",
+    "TlsSession",
     "UDPSocket",
 ]
