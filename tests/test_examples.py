@@ -69,3 +69,13 @@ def test_http_client_example():
     assert "http.client: 200 OK netstack/" in out
     assert "hello from a netstack HTTP server\n" in out
     assert "urllib: 200 34 bytes" in out
+
+
+def test_http_server_example(tmp_path: Path):
+    out = run(str(EXAMPLES / "http_server.py"), str(tmp_path))
+    assert "http.client: 200 OK SimpleHTTP/" in out
+    assert "hello from http.server on netstack\n" in out
+    assert "https: 200 TLSv1.3 listing has hello.txt: True" in out
+    assert "urllib: 200 35 bytes over HTTPS" in out
+    assert out.count('server: 10.0.0.1 "GET /hello.txt HTTP/1.1" 200') == 2
+    assert (tmp_path / "ca.pem").exists()

@@ -25,10 +25,11 @@ from netstack.errors import (
     ParameterError,
     WouldBlockError,
 )
-from netstack.services import HttpFileServer
+from netstack.services import DnsServer, HttpFileServer
 from netstack.sim import Host, LinkParams, Network
 from netstack.socket import (
     SOL_SOCKET,
+    SocketAddress,
     SocketOption,
     TCPSocket,
     TlsAuthFailureError,
@@ -149,6 +150,23 @@ def test_alpn_picks_the_servers_choice_and_sni_carries_the_hostname(lan: Lan, pk
 
     assert lan.run(main) == ("http/1.1", "http/1.1")
     assert seen_sni == [SERVER_NAME]
+
+
+def test_connect_by_name_resolves_it_and_checks_it(lan: Lan, pki: Pki) -> None:
+    async def main() -> tuple[str | None, str | None, str]:
+        DnsServer(lan.b, {SERVER_NAME: "10.0.0.2"}, origin="test").start()
+        lan.a.stack.add_dns_server(SocketAddress("10.0.0.2", 53))
+        listener = lan.listen(pki.server_context())
+        accepted = asyncio.ensure_future(listener.accept())
+        sock = client(lan, pki)
+        await sock.connect(SERVER_NAME, PORT)
+        conn, _ = await accepted
+        peer = sock.getpeername().ip
+        sock.close()
+        conn.close()
+        return sock.server_hostname, sock.version(), peer
+
+    assert lan.run(main) == (SERVER_NAME, "TLSv1.3", "10.0.0.2")
 
 
 def test_ipv6_handshake_checks_the_ipv6_address_in_the_certificate(lan: Lan, pki: Pki) -> None:
@@ -480,6 +498,25 @@ def test_non_blocking_calls_raise_would_block_until_a_record_is_in(lan: Lan, pki
 
     got, sent, signalled = lan.run(main)
     assert got == b"wake up" and 16384 <= sent <= 100_000 and signalled
+
+
+def test_accept_nowait_leaves_the_handshake_to_the_first_call(lan: Lan, pki: Pki) -> None:
+    async def main() -> tuple[bool, bytes, str | None]:
+        listener = lan.listen(pki.server_context())
+        sock = client(lan, pki)
+        connecting = asyncio.ensure_future(sock.connect(("10.0.0.2", PORT)))
+        while not listener.readable():
+            await asyncio.sleep(0.001)
+        conn, _ = listener.accept_nowait()
+        before = conn.tls is None
+        await conn.send(b"first words")  # the handshake, then the data
+        await connecting
+        got = await sock.recv()
+        sock.close()
+        conn.close()
+        return before, got, conn.version()
+
+    assert lan.run(main) == (True, b"first words", "TLSv1.3")
 
 
 def test_send_before_connect_is_no_connection(lan: Lan, pki: Pki) -> None:

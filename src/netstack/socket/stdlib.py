@@ -37,15 +37,21 @@ and writable while a send would not block, updating it from the socket's sigio c
 and after every operation.
 
 Names. ``getaddrinfo``/``gethostbyname`` answer IP literals and ``localhost`` without
-traffic and ask the stack's resolver (the interface's DNS servers) for other names. What
-differs from the stdlib is listed in docs/stdlib-sockets.md.
+traffic and ask the stack's resolver (the interface's DNS servers) for other names.
+
+TLS and HTTP. :meth:`~Facade.wrap_socket` plays ``ssl.SSLContext.wrap_socket`` for facade
+sockets (:mod:`netstack.socket.stdlib_tls`); :meth:`~Facade.http_connection`,
+:meth:`~Facade.https_connection` and :meth:`~Facade.build_opener` give ``http.client`` and
+``urllib.request`` over the facade, and :mod:`netstack.socket.stdlib_http` has
+``http.server``'s ThreadingHTTPServer on a facade socket. What differs from the stdlib is
+listed in docs/stdlib-sockets.md.
 """
 
 from __future__ import annotations
 
 import socket as _stdlib
 from collections.abc import Callable, Coroutine
-from typing import TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 from netstack.address import IpVersion, SocketAddress, parse_literal
 from netstack.errors import DnsFailureError, ParameterError
@@ -60,6 +66,13 @@ from netstack.socket.stdlib_socket import (
     unmap,
 )
 from netstack.stacks.core.api import NetworkStack
+
+if TYPE_CHECKING:
+    import ssl
+    from urllib.request import BaseHandler, OpenerDirector
+
+    from netstack.socket.stdlib_http import HTTPConnection, HTTPSConnection
+    from netstack.socket.stdlib_tls import SSLSocket
 
 __all__ = ["AddrInfo", "AddressArg", "Facade", "SockAddr", "socket"]
 
@@ -191,6 +204,78 @@ class Facade:
         except OSError:
             sock.close()
             raise
+
+    # -- TLS and HTTP ----------------------------------------------------------------------------
+    def wrap_socket(
+        self,
+        sock: Socket,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        session: ssl.SSLSession | None = None,
+    ) -> SSLSocket:
+        """``context.wrap_socket(sock, ...)`` for a facade socket: an
+        :class:`~netstack.socket.stdlib_tls.SSLSocket` (``ssl.SSLSocket``'s interface) that
+        takes ``sock`` over. Verification and host name checking follow ``context``."""
+        from netstack.socket.stdlib_tls import wrap_socket
+
+        return wrap_socket(
+            sock,
+            context,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            session=session,
+        )
+
+    def http_connection(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        timeout: float | None = cast(float | None, _DEFAULT_TIMEOUT),
+        source_address: tuple[str, int] | None = None,
+    ) -> HTTPConnection:
+        """An ``http.client.HTTPConnection`` dialling through this facade."""
+        from netstack.socket.stdlib_http import HTTPConnection
+
+        return HTTPConnection(host, port, timeout, source_address, facade=self)
+
+    def https_connection(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+        timeout: float | None = cast(float | None, _DEFAULT_TIMEOUT),
+        source_address: tuple[str, int] | None = None,
+    ) -> HTTPSConnection:
+        """An ``http.client.HTTPSConnection`` dialling through this facade and speaking its
+        TLS with ``context`` (default: ``http.client``'s, the system's CAs)."""
+        from netstack.socket.stdlib_http import HTTPSConnection
+
+        return HTTPSConnection(
+            host, port, facade=self, context=context, timeout=timeout,
+            source_address=source_address,
+        )  # fmt: skip
+
+    def build_opener(
+        self, *handlers: BaseHandler | type[BaseHandler], context: ssl.SSLContext | None = None
+    ) -> OpenerDirector:
+        """``urllib.request.build_opener`` whose ``http:`` and ``https:`` URLs open over this
+        facade (``https:`` with ``context``). Proxies from the environment apply unless a
+        ``ProxyHandler({})`` is given."""
+        import urllib.request
+
+        from netstack.socket.stdlib_http import HTTPHandler, HTTPSHandler
+
+        return urllib.request.build_opener(
+            HTTPHandler(self), HTTPSHandler(self, context), *handlers
+        )
 
     def getaddrinfo(
         self,

@@ -261,16 +261,15 @@ class TLSSocket(TCPSocket):
         stack, handle = self._require()
         if self._tls is not None:
             raise IsConnectedError("TLS socket already connected")
-        if isinstance(address, tuple):
-            host, port = address[0], address[1]
-        elif isinstance(address, SocketAddress):
-            host = address.ip
-        else:
-            host = address
-        target = to_address(address, port)
         deadline = self._deadline()
-        if not target.packed:
-            target = (await stack.gethostbyname(host)).with_port(target.port)
+        if isinstance(address, SocketAddress):
+            host, target = address.ip, to_address(address, port)
+        else:
+            host, port = address if isinstance(address, tuple) else (address, port)
+            try:
+                target = SocketAddress(host, port)
+            except ParameterError:  # not an IP literal: a name to resolve
+                target = (await stack.gethostbyname(host)).with_port(port or 0)
         if self._hostname is None:
             self._hostname = host.split("%", 1)[0]  # no zone in SNI or the name check
         stack.socket_connect(handle, target)
@@ -297,12 +296,14 @@ class TLSSocket(TCPSocket):
             close_timeout=self.close_timeout,
         )
         sock._attach(stack, child)
-        sock._timeout = self._timeout
         return sock, peer
 
     async def accept(self) -> tuple[TLSSocket, SocketAddress]:
         """The next connection, handshake done (one deadline for both). A handshake that
-        fails closes that connection and raises its error."""
+        fails closes that connection and raises its error. The handshake runs inline: a
+        server of many clients takes connections with :meth:`accept_nowait` (or plain TCP
+        and :meth:`wrap`) and handshakes in a task per client, so that a silent client
+        cannot hold up the others."""
         stack, handle = self._require()
         deadline = self._deadline()
         await self._wait_for(lambda: stack.socket_readable(handle), "accept", deadline)
