@@ -6,8 +6,9 @@ import asyncio
 import re
 
 import pytest
-from conftest import TapDevice
 from test_ipv4_kernel import netstack_command, run_in_netns
+
+from conftest import TapDevice
 
 pytestmark = pytest.mark.interop
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Dnsmasq, TapDevice
 from test_ipv4_kernel import netstack_on
 
+from conftest import Dnsmasq, TapDevice
 from netstack.address import IpVersion, SocketAddress
 from netstack.runtime import World
 

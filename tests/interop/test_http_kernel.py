@@ -11,9 +11,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import TapDevice
 from test_ipv4_kernel import OUR_IP, netstack_command, netstack_on, run_in_netns, until
 
+from conftest import TapDevice
 from netstack.runtime import World
 from netstack.services import HttpFileServer
 

@@ -47,8 +47,9 @@ from netstack.stacks.core.ipv6_interface import AdvertisedPrefix, RouterConfig
 from netstack.wire.ethernet import mac_from_str
 
 if TYPE_CHECKING:
-    from conftest import TapDevice
     from test_ipv4_kernel import Tshark
+
+    from conftest import TapDevice
 
 pytestmark = pytest.mark.interop
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TapDevice
 from test_ipv4_kernel import (
     OUR_IP,
     Tshark,
@@ -21,6 +20,7 @@ from test_ipv4_kernel import (
     stats_of,
 )
 
+from conftest import TapDevice
 from netstack.errors import ConnectionRefused
 from netstack.runtime import World
 from netstack.services import TcpEchoServer

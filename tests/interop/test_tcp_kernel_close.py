@@ -14,9 +14,9 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
-from conftest import TapDevice
 from test_ipv4_kernel import netstack_on, run_in_netns
 
+from conftest import TapDevice
 from netstack.errors import ConnectionLostError
 from netstack.interfaces.ethernet import EthernetInterface
 from netstack.runtime import World
