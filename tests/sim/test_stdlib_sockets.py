@@ -588,3 +588,27 @@ def test_a_facade_needs_the_runtime_of_its_stacks_world(nodes) -> None:
     _runtime, a, _b = nodes
     with Runtime(seed=1) as other, pytest.raises(ValueError, match="world"):
         Facade(a, other)
+
+
+def test_a_polled_ipv4_listener_is_not_readable_for_an_ipv6_client(netstack_env: Env, closing):
+    """netstack's wildcard serves both families: an AF_INET listener refuses an IPv6
+    connection itself, and must not poll readable for it (accept() would then block)."""
+    env = netstack_env
+    wildcard = closing(env.server.socket(AF_INET, socket.SOCK_STREAM))
+    wildcard.bind(("0.0.0.0", 0))
+    wildcard.listen()
+    wildcard.setblocking(False)
+    port = wildcard.getsockname()[1]
+    with selectors.DefaultSelector() as selector:
+        selector.register(wildcard, selectors.EVENT_READ)
+        stray = env.client.socket(AF_INET6, socket.SOCK_STREAM)
+        with contextlib.suppress(OSError):  # accepted by the stack, then reset
+            stray.settimeout(WAIT)
+            stray.connect((env.server_host(AF_INET6), port))
+        stray.close()
+        assert selector.select(timeout=0.3) == []
+        client = closing(env.client.create_connection((env.server_host(AF_INET), port), WAIT))
+        assert [key.fileobj for key, _ in selector.select(timeout=WAIT)] == [wildcard]
+        conn, peer = wildcard.accept()  # at once: non-blocking, no BlockingIOError
+        closing(conn)
+        assert peer == client.getsockname()

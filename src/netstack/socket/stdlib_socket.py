@@ -10,6 +10,7 @@ the facade shares: stdlib address tuples, option values, errors.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import os
@@ -171,6 +172,9 @@ class socket:
         self._peer = False  # TCP: connect started, or accepted; UDP: connected
         self._confirmed = False  # TCP: a connect() call has seen the connection established
         self._listening = False
+        #: connections taken from a polled listener for this socket's family, not yet
+        #: accepted (other-family ones are refused as they come, so polling stays honest)
+        self._ready: collections.deque[tuple[TCPSocket, SocketAddress]] = collections.deque()
         self._shut_rd = self._shut_wr = False
         self._error_reported = False
         self._v6only = False
@@ -260,6 +264,10 @@ class socket:
             self._facade.runtime.loop.call_soon_threadsafe(self._release)
 
     def _release(self) -> None:
+        while self._ready:  # taken for a polled accept() that never came
+            child, _peer = self._ready.popleft()
+            if child.is_open:
+                child.close()
         if self._ns.is_open:
             self._ns.close()
         if self._pipe is not None:
@@ -302,8 +310,27 @@ class socket:
             pipe.set(ns.readable() or self._shut_rd, True)
         elif not self._peer and not self._listening:
             pipe.set(True, True)  # a fresh TCP socket polls as hung up, as on Linux
+        elif self._listening:
+            self._take_ready(ns)
+            pipe.set(bool(self._ready), True)
         else:
             pipe.set(ns.readable() or self._shut_rd, ns.writable())
+
+    def _take_ready(self, ns: TCPSocket | UDPSocket) -> None:
+        """A polled listener: take queued connections (up to the backlog), refusing those
+        of the family this socket does not serve, so it polls readable only for a
+        connection ``accept()`` will return at once."""
+        assert isinstance(ns, TCPSocket)
+        while len(self._ready) < _stdlib.SOMAXCONN and ns.readable():
+            try:
+                child, peer = ns.accept_nowait()
+            except _WouldBlock:
+                return
+            if self._family_ok(peer):
+                self._ready.append((child, peer))
+            else:
+                child.setsockopt(NS_SOL_SOCKET, SocketOption.LINGER, 0)  # refused with a RST
+                child.close()
 
     def _check_open(self) -> None:
         if self._released:
@@ -414,11 +441,17 @@ class socket:
             return None
 
         def nowait() -> tuple[socket, SockAddr]:
+            if self._ready:
+                got = take(*self._ready.popleft())
+                assert got is not None
+                return got
             while (got := take(*ns.accept_nowait())) is None:
                 pass
             return got
 
         async def wait() -> tuple[socket, SockAddr]:
+            if self._ready:
+                return nowait()
             while (got := take(*await ns.accept())) is None:
                 pass
             return got
