@@ -34,7 +34,10 @@ from typing import Any
 
 import pytest
 
-from netstack.runtime import World
+from netstack.drivers.emac.tap import TapEMAC
+from netstack.interfaces import ConnectionStatus, EthernetInterface
+from netstack.runtime import Runtime, World
+from netstack.socket.stdlib import Facade
 
 HERE = Path(__file__).parent
 CMD_TIMEOUT = 30
@@ -354,3 +357,48 @@ def dnsmasq(tap: TapDevice, tmp_path: Path) -> Iterator[Callable[..., Dnsmasq]]:
     finally:
         for server in started:
             server.stop()
+
+
+# -- a netstack node with the stdlib socket facade (tests of netstack.socket.stdlib) ------
+def listening(pid: int, port: int) -> bool:
+    """Whether ``pid`` (once ``ip netns exec`` has become python) listens on ``port``:
+    /proc/PID/net/tcp6 is the table of its namespace; state 0A is LISTEN."""
+    try:
+        with open(f"/proc/{pid}/net/tcp6") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+    except OSError:
+        return False
+    return any(row[1].endswith(f":{port:04X}") and row[3] == "0A" for row in rows)
+
+
+@pytest.fixture
+def net(tap: TapDevice) -> Iterator[Facade]:
+    """netstack as 10.77.0.2/24 and fd77::2/64 on the TAP, in a Runtime; a Facade on it."""
+    with Runtime(seed=1) as runtime:
+
+        def attach() -> tuple[TapEMAC, EthernetInterface]:
+            emac = TapEMAC(tap.name, runtime.world, netns=tap.netns)
+            iface = EthernetInterface(emac, world=runtime.world)
+            iface.set_network("10.77.0.2", "255.255.255.0")
+            iface.set_ipv6("static", "fd77::2/64")
+            return emac, iface
+
+        emac, iface = runtime.call(attach)
+        try:
+            runtime.run(iface.connect(), timeout=10)
+            wait_operstate_up(tap)
+            yield Facade(iface, runtime)
+        finally:
+            if iface.status != ConnectionStatus.DISCONNECTED:
+                runtime.run(iface.disconnect(), timeout=10)
+            runtime.call(emac.close)
+
+
+def wait_operstate_up(tap: TapDevice, timeout: float = 5.0) -> None:
+    """The kernel drops what it sends on the TAP until it has seen the carrier (see
+    ``kernel_side_running`` in test_ipv4_kernel)."""
+    deadline = time.monotonic() + timeout
+    path = f"/sys/class/net/{tap.name}/operstate"
+    while tap.run(["cat", path]).stdout.strip() != "up":
+        assert time.monotonic() < deadline, f"{tap.name} never came up"
+        time.sleep(0.01)
