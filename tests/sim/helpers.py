@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from netstack.drivers.emac.api import RxFlags
 from netstack.drivers.emac.virtual import VirtualEMAC, VirtualSegment
+from netstack.runtime import Runtime
 from netstack.socket import TCPSocket
 from netstack.wire import DecodeError
 from netstack.wire.ethernet import EthernetHeader, EtherType
@@ -82,3 +84,26 @@ async def echo_round_trip(sock: TCPSocket, data: bytes) -> bytes:
     task = asyncio.ensure_future(reader())
     await sock.send(data)
     return await task
+
+
+def runtime_pair(seed: int, ipv6_prefix: str, wait: float) -> tuple[Runtime, Any, Any]:
+    """Two connected netstack nodes, 10.0.0.1 / ``ipv6_prefix``1 and 10.0.0.2 /
+    ``ipv6_prefix``2, on one virtual switch in a real-time world run by a Runtime's thread
+    (for the blocking facade's tests). Close the runtime when done."""
+    from netstack.interfaces import EthernetInterface
+
+    runtime = Runtime(seed=seed)
+
+    def build() -> tuple[EthernetInterface, EthernetInterface]:
+        lan = VirtualSegment(runtime.world, "lan")
+        a = EthernetInterface(lan.add_port(), world=runtime.world)
+        b = EthernetInterface(lan.add_port(), world=runtime.world)
+        for iface, n in ((a, 1), (b, 2)):
+            iface.set_network(f"10.0.0.{n}", "255.255.255.0")
+            iface.set_ipv6("static", f"{ipv6_prefix}{n}/64")
+        return a, b
+
+    a, b = runtime.call(build)
+    runtime.run(a.connect(), timeout=wait)
+    runtime.run(b.connect(), timeout=wait)
+    return runtime, a, b

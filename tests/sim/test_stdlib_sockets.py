@@ -25,11 +25,12 @@ from typing import Any
 
 import pytest
 
-from netstack.drivers.emac.virtual import VirtualSegment
 from netstack.interfaces import EthernetInterface
 from netstack.runtime import Runtime
 from netstack.services import DnsServer
 from netstack.socket.stdlib import Facade
+
+from .helpers import runtime_pair
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = [pytest.param(AF_INET, id="ipv4"), pytest.param(AF_INET6, id="ipv6")]
@@ -66,20 +67,7 @@ KERNEL = Env(
 def nodes() -> Iterator[tuple[Runtime, EthernetInterface, EthernetInterface]]:
     """Two netstack nodes (10.0.0.1/fd00::1 and 10.0.0.2/fd00::2) on one virtual switch, in
     a real-time world whose loop runs in the Runtime's thread."""
-    runtime = Runtime(seed=7)
-
-    def build() -> tuple[EthernetInterface, EthernetInterface]:
-        lan = VirtualSegment(runtime.world, "lan")
-        a = EthernetInterface(lan.add_port(), world=runtime.world)
-        b = EthernetInterface(lan.add_port(), world=runtime.world)
-        for iface, n in ((a, 1), (b, 2)):
-            iface.set_network(f"10.0.0.{n}", "255.255.255.0")
-            iface.set_ipv6("static", f"fd00::{n}/64")
-        return a, b
-
-    a, b = runtime.call(build)
-    runtime.run(a.connect(), timeout=WAIT)
-    runtime.run(b.connect(), timeout=WAIT)
+    runtime, a, b = runtime_pair(7, "fd00::", WAIT)
     try:
         yield runtime, a, b
     finally:

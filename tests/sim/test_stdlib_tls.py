@@ -28,13 +28,14 @@ from typing import Any
 
 import pytest
 
-from netstack.drivers.emac.virtual import VirtualSegment
 from netstack.interfaces import EthernetInterface
 from netstack.runtime import Runtime
 from netstack.socket.stdlib import Facade
 from netstack.socket.stdlib_http import ThreadingHTTPServer
 from netstack.socket.stdlib_tls import SSLSocket
 from tls_ca import SERVER_NAME, Pki
+
+from .helpers import runtime_pair
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 FAMILIES = [pytest.param(AF_INET, id="ipv4"), pytest.param(AF_INET6, id="ipv6")]
@@ -66,20 +67,7 @@ KERNEL = Env("kernel", socket, socket, {AF_INET: "127.0.0.1", AF_INET6: "::1"}, 
 def nodes() -> Iterator[tuple[Runtime, EthernetInterface, EthernetInterface]]:
     """Client 10.0.0.1/2001:db8::1 and server 10.0.0.2/2001:db8::2 (the addresses of the
     test certificate) on one virtual switch, in a real-time world in a Runtime's thread."""
-    runtime = Runtime(seed=11)
-
-    def build() -> tuple[EthernetInterface, EthernetInterface]:
-        lan = VirtualSegment(runtime.world, "lan")
-        a = EthernetInterface(lan.add_port(), world=runtime.world)
-        b = EthernetInterface(lan.add_port(), world=runtime.world)
-        for iface, n in ((a, 1), (b, 2)):
-            iface.set_network(f"10.0.0.{n}", "255.255.255.0")
-            iface.set_ipv6("static", f"2001:db8::{n}/64")
-        return a, b
-
-    a, b = runtime.call(build)
-    runtime.run(a.connect(), timeout=WAIT)
-    runtime.run(b.connect(), timeout=WAIT)
+    runtime, a, b = runtime_pair(11, "2001:db8::", WAIT)
     try:
         yield runtime, a, b
     finally:
