@@ -28,7 +28,6 @@ from typing import Any
 import bench_tap
 from bench_tap import (
     SetupError,
-    add_netns,
     in_ns,
     make_tap_ns,
     missing_requirements,
@@ -52,14 +51,8 @@ TSO_PATH = "netstack over TAP, offloads"
 
 
 def make_veth6(ns1: str, ns2: str) -> None:
-    add_netns(ns1)
-    add_netns(ns2)
-    sh("ip", "link", "add", VETH1, "netns", ns1, "type", "veth", "peer", "name", VETH2,
-       "netns", ns2)  # fmt: skip
-    for ns, dev, index in ((ns1, VETH1, 0), (ns2, VETH2, 1)):
-        sh("ip", "-n", ns, "addr", "add", f"{VETH[0][index]}/24", "dev", dev)
-        sh("ip", "-n", ns, "addr", "add", f"{VETH[1][index]}/64", "dev", dev, "nodad")
-        sh("ip", "-n", ns, "link", "set", dev, "up")
+    addresses = (f"{VETH[0][0]}/24", f"{VETH[0][1]}/24", f"{VETH[1][0]}/64", f"{VETH[1][1]}/64")
+    bench_tap.make_veth_pair(ns1, ns2, (VETH1, VETH2), addresses)
 
 
 def kernel_server(ns: str, address: str) -> subprocess.Popen[bytes]:

@@ -135,15 +135,35 @@ def make_tap_ns(ns: str, tap: str = TAP) -> None:
     sh("ip", "-n", ns, "link", "set", tap, "up")
 
 
-def make_veth_pair(ns1: str, ns2: str) -> None:
+def make_veth_pair(
+    ns1: str,
+    ns2: str,
+    devices: tuple[str, str] = (VETH1, VETH2),
+    addresses: tuple[str, ...] = (f"{VETH1_IP}/24", f"{VETH2_IP}/24"),
+) -> None:
+    """A veth pair between ``ns1`` and ``ns2``; ``addresses`` go alternately to the first
+    and the second end (IPv6 ones without DAD)."""
     add_netns(ns1)
     add_netns(ns2)
-    sh("ip", "link", "add", VETH1, "netns", ns1, "type", "veth", "peer", "name", VETH2,
+    dev1, dev2 = devices
+    sh("ip", "link", "add", dev1, "netns", ns1, "type", "veth", "peer", "name", dev2,
        "netns", ns2)  # fmt: skip
-    sh("ip", "-n", ns1, "addr", "add", f"{VETH1_IP}/24", "dev", VETH1)
-    sh("ip", "-n", ns2, "addr", "add", f"{VETH2_IP}/24", "dev", VETH2)
-    sh("ip", "-n", ns1, "link", "set", VETH1, "up")
-    sh("ip", "-n", ns2, "link", "set", VETH2, "up")
+    ends = ((ns1, dev1), (ns2, dev2))
+    for i, address in enumerate(addresses):
+        ns, dev = ends[i % 2]
+        sh(
+            "ip",
+            "-n",
+            ns,
+            "addr",
+            "add",
+            address,
+            "dev",
+            dev,
+            *(["nodad"] if ":" in address else []),
+        )
+    for ns, dev in ends:
+        sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
 def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> bytes:

@@ -82,7 +82,6 @@ from bench_tap import (
     PYTCP_PEER,
     PYTCP_TAP,
     SetupError,
-    add_netns,
     cpu_seconds,
     find_pytcp,
     in_ns,
@@ -154,14 +153,7 @@ def client_ns_sysctls(ns: str) -> None:
 
 
 def make_veth_pair(ns1: str, ns2: str) -> None:
-    add_netns(ns1)
-    add_netns(ns2)
-    sh("ip", "link", "add", VETH1, "netns", ns1, "type", "veth", "peer", "name", VETH2,
-       "netns", ns2)  # fmt: skip
-    sh("ip", "-n", ns1, "addr", "add", f"{VETH1_IP}/24", "dev", VETH1)
-    sh("ip", "-n", ns2, "addr", "add", f"{VETH2_IP}/24", "dev", VETH2)
-    sh("ip", "-n", ns1, "link", "set", VETH1, "up")
-    sh("ip", "-n", ns2, "link", "set", VETH2, "up")
+    bench_tap.make_veth_pair(ns1, ns2, (VETH1, VETH2), (f"{VETH1_IP}/24", f"{VETH2_IP}/24"))
 
 
 def start_netstack(
