@@ -39,6 +39,27 @@ def to_address(address: AddressLike, port: int | None = None) -> SocketAddress:
     return SocketAddress(address, port)
 
 
+def host_and_port(address: AddressLike, port: int | None = None) -> tuple[str, int]:
+    """The host text and port of an address given as text or a (host, port) tuple."""
+    if isinstance(address, tuple):
+        return str(address[0]), int(address[1])
+    if isinstance(address, SocketAddress):
+        return address.ip, address.port if port is None else port
+    return str(address), port or 0
+
+
+async def resolve_address(
+    stack: NetworkStack, address: AddressLike, port: int | None = None
+) -> SocketAddress:
+    """``address`` as a SocketAddress: IP literals directly, host names through the stack's
+    resolver (DnsFailureError when they do not resolve)."""
+    try:
+        return to_address(address, port)
+    except ParameterError:  # not an IP literal: a name
+        host, number = host_and_port(address, port)
+        return (await stack.gethostbyname(host)).with_port(number)
+
+
 def resolve_stack(target: NetworkStack | HasStack) -> NetworkStack:
     get_stack = getattr(target, "get_stack", None)
     if callable(get_stack):

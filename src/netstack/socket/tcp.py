@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from netstack.address import SocketAddress
 from netstack.errors import WouldBlockError
-from netstack.socket.base import AddressLike, InternetSocket, to_address
+from netstack.socket.base import AddressLike, InternetSocket, resolve_address
 from netstack.stacks.core.api import NetworkStack, SocketHandle, SocketKind
 
 
@@ -31,9 +31,7 @@ class TCPSocket(InternetSocket):
     async def connect(self, address: AddressLike, port: int | None = None) -> None:
         """Open the connection; ConnectionRefused / ConnectionTimeoutError on failure."""
         stack, handle = self._require()
-        addr = to_address(address, port)
-        if not addr.packed:
-            addr = (await stack.gethostbyname(addr.ip or str(address))).with_port(addr.port)
+        addr = await resolve_address(stack, address, port)
         stack.socket_connect(handle, addr)
         await self._wait_until(lambda: stack.socket_connected(handle), "connect")
 

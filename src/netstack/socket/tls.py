@@ -37,7 +37,7 @@ from netstack.errors import (
     ParameterError,
     WouldBlockError,
 )
-from netstack.socket.base import AddressLike, HasStack, to_address
+from netstack.socket.base import AddressLike, HasStack, host_and_port, resolve_address
 from netstack.socket.tcp import TCPSocket
 from netstack.socket.tls_session import (
     MAX_RECORD,
@@ -262,14 +262,8 @@ class TLSSocket(TCPSocket):
         if self._tls is not None:
             raise IsConnectedError("TLS socket already connected")
         deadline = self._deadline()
-        if isinstance(address, SocketAddress):
-            host, target = address.ip, to_address(address, port)
-        else:
-            host, port = address if isinstance(address, tuple) else (address, port)
-            try:
-                target = SocketAddress(host, port)
-            except ParameterError:  # not an IP literal: a name to resolve
-                target = (await stack.gethostbyname(host)).with_port(port or 0)
+        host = host_and_port(address, port)[0]
+        target = await resolve_address(stack, address, port)
         if self._hostname is None:
             self._hostname = host.split("%", 1)[0]  # no zone in SNI or the name check
         stack.socket_connect(handle, target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netstack.address import SocketAddress
 from netstack.errors import WouldBlockError
-from netstack.socket.base import AddressLike, InternetSocket, to_address
+from netstack.socket.base import AddressLike, InternetSocket, resolve_address, to_address
 from netstack.stacks.core.api import SOL_SOCKET, SocketKind, SocketOption
 
 Datagram = tuple[bytes, SocketAddress]
@@ -39,7 +39,10 @@ class UDPSocket(InternetSocket):
         return (data if len(data) <= bufsize else data[:bufsize]), addr
 
     async def sendto(self, address: AddressLike, data: bytes) -> int:
-        return self.sendto_nowait(address, data)
+        """Send a datagram; a host name is resolved first (the ``_nowait`` form takes IP
+        addresses only)."""
+        stack, _handle = self._require()
+        return self.sendto_nowait(await resolve_address(stack, address), data)
 
     async def send(self, data: bytes) -> int:
         return self.sendto_nowait(None, data)
