@@ -19,13 +19,14 @@ import contextlib
 import functools
 import http.server
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from tls_client import make_certificates  # the same throwaway CA as the TLS example
 
 from netstack.drivers.emac.virtual import VirtualSegment
 from netstack.interfaces import EthernetInterface
@@ -37,24 +38,6 @@ from netstack.socket.stdlib_http import ThreadingHTTPServer
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         print(f"server: {self.client_address[0]} {format % args}")
-
-
-def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate it signed: (ca.pem, server.pem, server.key)."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ca, ca_key = folder / "ca.pem", folder / "ca.key"
-    cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
-    ext = folder / "server.cnf"
-    ext.write_text("subjectAltName=DNS:server.test,IP:10.0.0.2\nextendedKeyUsage=serverAuth\n")
-    for args in (
-        ["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "30",
-         "-subj", "/CN=example CA"],
-        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=server.test"],
-        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", "1",
-         "-days", "30", "-out", cert, "-extfile", ext],
-    ):  # fmt: skip
-        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
-    return ca, cert, key
 
 
 @contextlib.contextmanager

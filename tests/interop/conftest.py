@@ -402,3 +402,26 @@ def wait_operstate_up(tap: TapDevice, timeout: float = 5.0) -> None:
     while tap.run(["cat", path]).stdout.strip() != "up":
         assert time.monotonic() < deadline, f"{tap.name} never came up"
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def serving(
+    tap: TapDevice, argv: list[str], port: int, what: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server ``argv`` in the TAP's namespace until it listens on ``port`` (TCP, any
+    family); stopped by PID afterwards."""
+    proc = subprocess.Popen(tap.argv(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(proc.pid, port):
+            assert proc.poll() is None, f"{what} exited with {proc.returncode}"
+            assert time.monotonic() < deadline, f"{what} did not start listening"
+            time.sleep(0.01)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -16,7 +16,6 @@ import http.client
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import listening
+from conftest import serving
 from netstack.socket.stdlib import Facade
 
 if TYPE_CHECKING:
@@ -73,23 +72,8 @@ def www(tmp_path: Path) -> Path:
 def http_server(tap: TapDevice, www: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``python3 -m http.server`` on [::]:8000 (dual stack) in the TAP's namespace."""
     argv = [sys.executable, "-m", "http.server", "--bind", "::", "--directory", str(www)]
-    proc = subprocess.Popen(
-        tap.argv([*argv, str(PORT)]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not listening(proc.pid, PORT):
-            assert proc.poll() is None, f"http.server exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "http.server did not start listening"
-            time.sleep(0.01)
+    with serving(tap, [*argv, str(PORT)], PORT, "http.server") as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_http_client_gets_from_the_kernels_http_server(net: Facade, http_server, www: Path):

@@ -22,7 +22,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from test_ipv4_kernel import OUR_IP
 
-from conftest import listening
+from conftest import serving
 from netstack.socket.stdlib import Facade
 from netstack.socket.stdlib_http import ThreadingHTTPServer
 from netstack.socket.stdlib_tls import SSLSocket
@@ -80,24 +79,8 @@ def www(tmp_path: Path) -> Path:
 def kernel_https(tap: TapDevice, www: Path, pki: Pki) -> Iterator[subprocess.Popen[bytes]]:
     """The Python HTTPS server on [::]:8443 in the TAP's namespace."""
     argv = [sys.executable, "-c", KERNEL_HTTPS, str(pki.server_cert), str(pki.server_key)]
-    proc = subprocess.Popen(
-        tap.argv([*argv, str(www), str(PORT)]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while not listening(proc.pid, PORT):
-            assert proc.poll() is None, f"the HTTPS server exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "the HTTPS server did not start listening"
-            time.sleep(0.01)
+    with serving(tap, [*argv, str(www), str(PORT)], PORT, "the HTTPS server") as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_https_connection_downloads_from_the_kernels_https_server(

@@ -189,17 +189,23 @@ class InternetSocket:
         timeout = self._timeout
         if timeout == 0:
             raise WouldBlockError(f"{what} would block")
-        stack, _ = self._require()
-        loop = stack.world.loop
+        loop = self._require()[0].world.loop
         deadline = None if timeout is None else loop.time() + timeout
+        await self._wait_deadline(ready, what, deadline)
+
+    async def _wait_deadline(
+        self, ready: Callable[[], bool], what: str, deadline: float | None
+    ) -> None:
+        """Wait until ``ready()`` holds or the loop's clock reaches ``deadline`` (None: no
+        limit), woken by the socket's readiness events."""
+        loop = self._require()[0].world.loop
         while not ready():
             fut: asyncio.Future[None] = loop.create_future()
             self._waiters.append(fut)
             timer = None
             if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise NetworkTimeoutError(f"{what} timed out after {timeout} s")
+                if deadline <= loop.time():
+                    raise NetworkTimeoutError(f"{what} timed out")
                 timer = loop.call_at(deadline, _expire, fut)
             try:
                 await fut

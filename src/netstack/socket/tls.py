@@ -18,7 +18,6 @@ The peer's close_notify makes ``recv`` return ``b""``. Closing never waits on th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -31,9 +30,7 @@ from netstack.address import SocketAddress
 from netstack.errors import (
     IsConnectedError,
     NetworkError,
-    NetworkTimeoutError,
     NoConnectionError,
-    NoSocketError,
     ParameterError,
     WouldBlockError,
 )
@@ -622,24 +619,4 @@ class TLSSocket(TCPSocket):
             return
         if self._timeout == 0 and not wait:
             raise WouldBlockError(f"{what} would block")
-        loop = self._require()[0].world.loop
-        while not ready():
-            fut = loop.create_future()
-            self._waiters.append(fut)
-            timer = None
-            if deadline is not None:
-                if deadline <= loop.time():
-                    raise NetworkTimeoutError(f"{what} timed out")
-                timer = loop.call_at(deadline, _wake, fut)
-            try:
-                await fut
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            if self._handle is None:
-                raise NoSocketError("socket closed while waiting")
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+        await self._wait_deadline(ready, what, deadline)
