@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the interop tests and benchmarks drive as real peers.
 APT_PACKAGES := tshark tcpdump socat iproute2 iputils-ping iputils-arping dnsmasq-base radvd \
-                iperf3 curl netcat-openbsd ethtool busybox isc-dhcp-client hping3 ndisc6 openssl
+                iperf3 curl netcat-openbsd ethtool busybox isc-dhcp-client hping3 ndisc6 openssl slirp
 
 .PHONY: demo test bench lint system-deps clean
 

@@ -21,6 +21,7 @@ from netstack.errors import NetworkError, NetworkTimeoutError
 from netstack.runtime.bridge import Runtime
 from netstack.runtime.world import World
 from netstack.socket.dns import Resolver
+from netstack.stacks.core.link import NetIf
 from netstack.stacks.core.stack import CoreStack
 
 
@@ -218,6 +219,54 @@ class NetworkInterface:
     def get_dns_server(self, index: int) -> SocketAddress:
         """The ``index``-th server asked (ParameterError past the end)."""
         return self._resolver.get_server(index)
+
+
+class NetifInterface(NetworkInterface):
+    """An interface that is one :class:`~netstack.stacks.core.link.NetIf` of its stack:
+    the address getters read it."""
+
+    netif: NetIf
+
+    def get_ip_address(self) -> SocketAddress | None:
+        primary = self.netif.primary_ipv4
+        return SocketAddress.from_packed(primary.address) if primary else None
+
+    def get_netmask(self) -> SocketAddress | None:
+        primary = self.netif.primary_ipv4
+        return SocketAddress.from_packed(primary.netmask) if primary else None
+
+    def get_ipv6_link_local_address(self) -> SocketAddress | None:
+        """The link-local IPv6 address (with this interface as its scope), once DAD passed."""
+        ip6 = self.netif.ip6
+        address = ip6.link_local() if ip6 is not None else None
+        if address is None:
+            return None
+        return SocketAddress(address, 0, scope_id=self.netif.index)
+
+    async def wait_for_ipv6_address(
+        self, *, global_address: bool = True, timeout: float = 10.0
+    ) -> SocketAddress:
+        """Wait (on the world's clock) until IPv6 has a usable global (or link-local)
+        address; :class:`NetworkTimeoutError` if none comes in ``timeout`` seconds."""
+        deadline = self.world.now() + timeout
+        while True:
+            found = self.get_ipv6_address() if global_address else (
+                self.get_ipv6_link_local_address()
+            )  # fmt: skip
+            if found is not None:
+                return found
+            if self.world.now() >= deadline:
+                raise NetworkTimeoutError(f"no IPv6 address after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def get_ipv6_address(self) -> SocketAddress | None:
+        """A preferred global IPv6 address (static first), or None."""
+        ip6 = self.netif.ip6
+        address = ip6.global_address() if ip6 is not None else None
+        return SocketAddress.from_packed(address) if address is not None else None
+
+    def get_interface_name(self) -> str:
+        return self.netif.name
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

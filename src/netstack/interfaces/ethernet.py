@@ -32,7 +32,7 @@ from netstack.errors import (
     ParameterError,
     UnsupportedError,
 )
-from netstack.interfaces.base import ConnectionStatus, NetworkInterface
+from netstack.interfaces.base import ConnectionStatus, NetifInterface
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
 from netstack.stacks.core.ethernet import EthernetLink
@@ -51,7 +51,7 @@ from netstack.stacks.ip.stack import IpStack
 from netstack.wire.ethernet import mac_from_str, mac_to_str
 
 
-class EthernetInterface(NetworkInterface):
+class EthernetInterface(NetifInterface):
     """An Ethernet connection: one EMAC, one stack interface."""
 
     #: How long ``connect()`` waits for the link (Mbed waits 60 s).
@@ -344,49 +344,11 @@ class EthernetInterface(NetworkInterface):
         self._update_status()
 
     # -- addresses -------------------------------------------------------------------------
-    def get_ip_address(self) -> SocketAddress | None:
-        primary = self.netif.primary_ipv4
-        return SocketAddress.from_packed(primary.address) if primary else None
-
-    def get_netmask(self) -> SocketAddress | None:
-        primary = self.netif.primary_ipv4
-        return SocketAddress.from_packed(primary.netmask) if primary else None
-
     def get_gateway(self) -> SocketAddress | None:
         for route in self._ip_stack.ipv4.routes:
             if route.prefix_len == 0 and route.interface is self.netif:
                 return SocketAddress.from_packed(route.gateway.to_bytes(4, "big"))
         return None
-
-    def get_ipv6_link_local_address(self) -> SocketAddress | None:
-        """The link-local IPv6 address (with this interface as its scope), once DAD passed."""
-        ip6 = self.netif.ip6
-        address = ip6.link_local() if ip6 is not None else None
-        if address is None:
-            return None
-        return SocketAddress(address, 0, scope_id=self.netif.index)
-
-    async def wait_for_ipv6_address(
-        self, *, global_address: bool = True, timeout: float = 10.0
-    ) -> SocketAddress:
-        """Wait (on the world's clock) until IPv6 has a usable global (or link-local)
-        address; :class:`NetworkTimeoutError` if none comes in ``timeout`` seconds."""
-        deadline = self.world.now() + timeout
-        while True:
-            found = self.get_ipv6_address() if global_address else (
-                self.get_ipv6_link_local_address()
-            )  # fmt: skip
-            if found is not None:
-                return found
-            if self.world.now() >= deadline:
-                raise NetworkTimeoutError(f"no IPv6 address after {timeout} s")
-            await asyncio.sleep(0.05)
-
-    def get_ipv6_address(self) -> SocketAddress | None:
-        """A preferred global IPv6 address (static first), or None."""
-        ip6 = self.netif.ip6
-        address = ip6.global_address() if ip6 is not None else None
-        return SocketAddress.from_packed(address) if address is not None else None
 
     def get_mac_address(self) -> str:
         return mac_to_str(self.netif.link.hwaddr)
@@ -397,9 +359,6 @@ class EthernetInterface(NetworkInterface):
 
     def set_mac_address(self, mac: str | bytes) -> None:
         raise UnsupportedError("the MAC address is the driver's: set it when creating the EMAC")
-
-    def get_interface_name(self) -> str:
-        return self.netif.name
 
 
 def _parse_ipv6_interface(text: str) -> tuple[bytes, int]:

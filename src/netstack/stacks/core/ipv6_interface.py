@@ -128,6 +128,9 @@ class Ipv6Config:
     stable_privacy: bool = False
     dad_transmits: int = 1
     accept_ra: bool = True
+    #: the interface identifier of every address (8 bytes), instead of one derived from
+    #: the hardware address — for links without one (PPP: the identifier IPV6CP agreed)
+    interface_id: bytes | None = None
     nd: NdConfig = field(default_factory=NdConfig)
 
 
@@ -169,6 +172,7 @@ class Ipv6Interface:
                 stable_privacy=self.config.stable_privacy,
                 interface_name=netif.name,
                 dup_addr_detect_transmits=self.config.dad_transmits,
+                interface_id=self.config.interface_id,
             ),
         )
         self.mld = MldListener(rng, MldConfig(mtu=max(1280, netif.mtu)))
@@ -431,7 +435,7 @@ class Ipv6Interface:
             router=self.stack.ipv6.forwarding,
             solicited=src != UNSPECIFIED,
             override=True,
-            options=[TargetLinkLayerAddress(self.netif.link.hwaddr)],
+            options=self._own_lladdr(TargetLinkLayerAddress),
         )
         self.stats.na_out += 1
         self._send_nd(target, dst, na.build(src=target, dst=dst))
@@ -561,7 +565,7 @@ class Ipv6Interface:
         source = self.link_local()
         if config is None or source is None:
             return
-        options: list[NdOption] = [SourceLinkLayerAddress(self.netif.link.hwaddr)]
+        options = self._own_lladdr(SourceLinkLayerAddress)
         if config.mtu is not None:
             options.append(MtuOption(config.mtu))
         for p in config.prefixes:
@@ -578,6 +582,14 @@ class Ipv6Interface:
         self._send_nd(source, dst, ra.build(src=source, dst=dst))
 
     # -- output -------------------------------------------------------------------------------
+    def _own_lladdr(
+        self, kind: type[SourceLinkLayerAddress] | type[TargetLinkLayerAddress]
+    ) -> list[NdOption]:
+        """Our link-layer address option, or none on a link without addresses (PPP;
+        RFC 4861 §4.3-4.4 include it only where the link has addresses)."""
+        hwaddr = self.netif.link.hwaddr
+        return [kind(hwaddr)] if hwaddr else []
+
     def _send_nd(self, src: bytes, dst: bytes, message: bytes) -> None:
         try:
             self.stack.ipv6.send_routed(self.netif, dst, src, dst, ICMPV6, message,
@@ -594,12 +606,11 @@ class Ipv6Interface:
         if not self.enabled:
             return
         now = self.world.now()
-        hwaddr = self.netif.link.hwaddr
         for request in self.neighbors.solicitations_to_send():
             source = self.select_source(request.target, now)
             if source is None:
                 continue
-            ns = NeighborSolicitation(request.target, [SourceLinkLayerAddress(hwaddr)])
+            ns = NeighborSolicitation(request.target, self._own_lladdr(SourceLinkLayerAddress))
             dst = request.destination
             self.stats.ns_out += 1
             self._send_nd(source, dst, ns.build(src=source, dst=dst))
@@ -617,7 +628,7 @@ class Ipv6Interface:
                     continue  # RFC 4861 §6.3.7: hosts solicit; a router advertises
                 options: list[NdOption] = []
                 if output.source != UNSPECIFIED:
-                    options.append(SourceLinkLayerAddress(hwaddr))
+                    options += self._own_lladdr(SourceLinkLayerAddress)
                 rs = RouterSolicitation(options)
                 self.stats.rs_out += 1
                 self._send_nd(output.source, ALL_ROUTERS,
