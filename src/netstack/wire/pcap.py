@@ -53,6 +53,7 @@ class LinkType(enum.IntEnum):
     IEEE802_15_4_WITHFCS = 195
     PPP_WITH_DIR = 204
     IEEE802_15_4_NOFCS = 230
+    IEEE802_15_4_TAP = 283
 
 
 PcapTarget = str | os.PathLike[str] | BinaryIO
