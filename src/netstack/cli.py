@@ -1,4 +1,5 @@
-"""The ``netstack`` command: ``demo`` (simulated LAN, no root) and ``up`` (a node on a TAP)."""
+"""The ``netstack`` command: ``demo`` (simulated LAN, no root), ``up`` (a node on a TAP),
+``resolve`` (DNS through netstack) and ``ppp`` (PPP on a serial port)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netstack import __version__
 from netstack.drivers.emac.api import EMAC
 from netstack.drivers.wrappers.capture import PcapTap
 from netstack.drivers.wrappers.impair import LinkModel, LinkParams
 from netstack.errors import NetworkError
+from netstack.interfaces.base import ConnectionStatus
 from netstack.runtime.world import World
 from netstack.stacks.core.acd import AcdConfig
+
+if TYPE_CHECKING:
+    from netstack.interfaces.base import NetworkInterface
+    from netstack.interfaces.ppp import PPPInterface
+    from netstack.services.echo import CountingUdpService as UdpService
+    from netstack.services.tcp import TcpService
 
 SERVICES = ("echo", "discard", "chargen", "http", "https", "sink")  # echo, discard: UDP and TCP
 
@@ -98,16 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dhcp-timeout", type=float, default=60.0, metavar="S", help="give up on DHCP after S s"
     )
     _add_probe_option(up)
-    up.add_argument(
-        "--serve",
-        default="",
-        metavar="LIST",
-        help=f"comma-separated services: {','.join(SERVICES)}; http=DIR serves DIR over "
-        "HTTP/1.0 on port 80 (http=DIR:PORT on another port), https=DIR over TLS on 443 "
-        "(with --tls-cert and --tls-key), sink counts bulk TCP on 5001",
-    )
-    up.add_argument("--tls-cert", metavar="PEM", help="certificate (chain) for https")
-    up.add_argument("--tls-key", metavar="PEM", help="private key for https")
+    _serve_help(up)
     up.add_argument("--netns", metavar="NS", help="open the TAP inside this network namespace")
     up.add_argument("--offload", action="store_true", help="use IFF_VNET_HDR checksum/TSO offloads")
     up.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
@@ -139,6 +139,30 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--seed", type=int, help="random seed")
     _add_probe_option(resolve)
     _add_link_options(resolve)
+
+    ppp = sub.add_parser(
+        "ppp",
+        help="dial a PPP peer on a serial port, print the negotiated addresses, ping or serve",
+        description="Bring up PPP on a serial device (a tty path such as /dev/ttyUSB0 or a "
+        "pty, or a pyserial URL such as socket://host:port): LCP, PAP/CHAP when the peer "
+        "asks, IPCP (address and DNS servers) and optionally IPV6CP. Prints the negotiated "
+        "addresses, then pings (--ping) or serves (--serve) and hangs up. Exits 1 with a "
+        "message when negotiation or authentication fails.",
+    )
+    ppp.add_argument("--device", required=True, metavar="PATH", help="serial device or URL")
+    ppp.add_argument("--baud", type=int, default=115200, metavar="N", help="line rate (bit/s)")
+    ppp.add_argument("--user", default="", metavar="U", help="PAP/CHAP user name")
+    ppp.add_argument("--password", default="", metavar="P", help="PAP/CHAP password")
+    ppp.add_argument("--ipv6", action="store_true", help="also negotiate IPV6CP (link-local)")
+    ppp.add_argument("--no-ipv4", action="store_true", help="do not negotiate IPCP")
+    ppp.add_argument("--ping", metavar="HOST", help="ping HOST over the link, then hang up")
+    ppp.add_argument("--count", type=int, default=4, metavar="N", help="pings to send")
+    ppp.add_argument("--interval", type=float, default=1.0, metavar="S", help="between pings")
+    _serve_help(ppp)
+    ppp.add_argument("--timeout", type=float, default=30.0, metavar="S", help="negotiation limit")
+    ppp.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds")
+    ppp.add_argument("--pcap", metavar="FILE", help="capture the PPP frames (link type 204)")
+    ppp.add_argument("--seed", type=int, help="random seed for magic numbers and ports")
     return parser
 
 
@@ -186,37 +210,106 @@ def wrap_driver(emac: EMAC, world: World, args: argparse.Namespace) -> EMAC:
     return emac
 
 
+Servers = tuple[list["UdpService"], list["TcpService"]]
+
+
+def check_services(
+    args: argparse.Namespace, command: str
+) -> tuple[list[tuple[str, str]], ssl.SSLContext | None] | int:
+    """``--serve`` (with ``--tls-cert``/``--tls-key``) checked: the services and the TLS
+    context, or the exit status after printing what is wrong."""
+    wanted = parse_services(args.serve)
+    unknown = {name for name, _ in wanted} - set(SERVICES)
+    if unknown:
+        print(f"netstack {command}: unknown service(s): {', '.join(sorted(unknown))}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    for name, arg in wanted:
+        if name in ("http", "https") and not os.path.isdir(http_root_and_port(arg)[0]):
+            print(f"netstack {command}: {name}=DIR needs a directory, got {arg!r}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    tls = None
+    if any(name == "https" for name, _ in wanted):
+        if not (args.tls_cert and args.tls_key):
+            print(f"netstack {command}: https needs --tls-cert and --tls-key", file=sys.stderr)
+            return 2
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    return wanted, tls
+
+
+def start_services(
+    iface: NetworkInterface, wanted: list[tuple[str, str]], tls: ssl.SSLContext | None
+) -> Servers:
+    """Start the ``--serve`` services on ``iface``'s stack."""
+    from netstack.services.bulk import BulkSink
+    from netstack.services.echo import UdpDiscardServer, UdpEchoServer
+    from netstack.services.http import HttpFileServer
+    from netstack.services.tcp import TcpChargenServer, TcpDiscardServer, TcpEchoServer
+
+    running: list[UdpService] = []
+    streams: list[TcpService] = []
+    tcp = {"echo": TcpEchoServer, "discard": TcpDiscardServer, "chargen": TcpChargenServer}
+    for name, arg in wanted:
+        if name in ("echo", "discard"):
+            udp = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
+            udp.start()
+            running.append(udp)
+        if name in ("http", "https"):
+            root, port = http_root_and_port(arg, 80 if name == "http" else 443)
+            stream: TcpService = HttpFileServer(
+                iface, root, port, tls=tls if name == "https" else None
+            )
+        else:
+            stream = BulkSink(iface) if name == "sink" else tcp[name](iface)
+        stream.start()
+        streams.append(stream)
+    return running, streams
+
+
+def stop_services(running: list[UdpService], streams: list[TcpService]) -> None:
+    for server in running:
+        server.stop()
+    for stream in streams:
+        stream.stop()
+
+
+def stop_event(duration: float | None) -> asyncio.Event:
+    """Set by SIGINT/SIGTERM, or after ``duration`` seconds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    return stop
+
+
+def _serve_help(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--serve",
+        default="",
+        metavar="LIST",
+        help=f"comma-separated services: {','.join(SERVICES)}; http=DIR serves DIR over "
+        "HTTP/1.0 on port 80 (http=DIR:PORT on another port), https=DIR over TLS on 443 "
+        "(with --tls-cert and --tls-key), sink counts bulk TCP on 5001",
+    )
+    p.add_argument("--tls-cert", metavar="PEM", help="certificate (chain) for https")
+    p.add_argument("--tls-key", metavar="PEM", help="private key for https")
+
+
 async def run_up(args: argparse.Namespace) -> int:
     from netstack.address import parse_ipv4_interface
     from netstack.drivers.emac.tap import TapEMAC
     from netstack.interfaces.ethernet import EthernetInterface
-    from netstack.services.bulk import BulkSink
-    from netstack.services.echo import UdpDiscardServer, UdpEchoServer
-    from netstack.services.http import HttpFileServer
-    from netstack.services.tcp import (
-        TcpChargenServer,
-        TcpDiscardServer,
-        TcpEchoServer,
-        TcpService,
-    )
 
-    wanted = parse_services(args.serve)
+    checked = check_services(args, "up")
+    if isinstance(checked, int):
+        return checked
+    wanted, tls = checked
     services = [name for name, _ in wanted]
-    unknown = set(services) - set(SERVICES)
-    if unknown:
-        print(f"netstack up: unknown service(s): {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
-    for name, arg in wanted:
-        if name in ("http", "https") and not os.path.isdir(http_root_and_port(arg)[0]):
-            print(f"netstack up: {name}=DIR needs a directory, got {arg!r}", file=sys.stderr)
-            return 2
-    tls = None
-    if "https" in services:
-        if not (args.tls_cert and args.tls_key):
-            print("netstack up: https needs --tls-cert and --tls-key", file=sys.stderr)
-            return 2
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(args.tls_cert, args.tls_key)
     ipv6_mode, _, ipv6_address = args.ipv6.partition(":")
     if ipv6_mode not in ("off", "slaac", "static") or (ipv6_mode == "static") != bool(ipv6_address):
         print(f"netstack up: --ipv6 {args.ipv6!r}: slaac, static:ADDR/N or off", file=sys.stderr)
@@ -248,23 +341,7 @@ async def run_up(args: argparse.Namespace) -> int:
             await iface.wait_for_ipv6_address(global_address=False, timeout=5.0)
     primary = iface.netif.primary_ipv4
     prefix = primary.prefix_len if primary else 0
-    running: list[UdpEchoServer | UdpDiscardServer] = []
-    streams: list[TcpService] = []
-    for name, arg in wanted:
-        if name in ("echo", "discard"):
-            udp = UdpEchoServer(iface) if name == "echo" else UdpDiscardServer(iface)
-            udp.start()
-            running.append(udp)
-        tcp = {"echo": TcpEchoServer, "discard": TcpDiscardServer, "chargen": TcpChargenServer}
-        if name in ("http", "https"):
-            root, port = http_root_and_port(arg, 80 if name == "http" else 443)
-            stream: TcpService = HttpFileServer(
-                iface, root, port, tls=tls if name == "https" else None
-            )
-        else:
-            stream = BulkSink(iface) if name == "sink" else tcp[name](iface)
-        stream.start()
-        streams.append(stream)
+    running, streams = start_services(iface, wanted, tls)
     ipv4 = f"{iface.ip_address}/{prefix}" if iface.ip_address else "no-ipv4"
     print(
         f"netstack up on {args.tap}: {ipv4} mac {iface.mac_address}"
@@ -275,12 +352,7 @@ async def run_up(args: argparse.Namespace) -> int:
     if iface.ipv6 is not None:
         for address, plen, state in iface.ipv6.addresses():
             print(f"ipv6 {ipaddress.IPv6Address(address)}/{plen} {state}", flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    if args.duration is not None:
-        loop.call_later(args.duration, stop.set)
+    stop = stop_event(args.duration)
     stack = iface.stack
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
@@ -300,10 +372,7 @@ async def run_up(args: argparse.Namespace) -> int:
             f"{link['arp_entries']} entries {served}",
             flush=True,
         )
-    for server in running:
-        server.stop()
-    for stream in streams:
-        stream.stop()
+    stop_services(running, streams)
     await iface.disconnect()
     if isinstance(emac, PcapTap):
         emac.close()
@@ -364,6 +433,90 @@ async def run_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_ppp(args: argparse.Namespace) -> int:
+    from netstack.drivers.serial import SerialCapture, SerialPort, open_serial
+    from netstack.interfaces.ppp import PPPInterface
+    from netstack.services.ping import PingReply, ping
+
+    checked = check_services(args, "ppp")
+    if isinstance(checked, int):
+        return checked
+    wanted, tls = checked
+    if args.no_ipv4 and not args.ipv6:
+        print("netstack ppp: --no-ipv4 needs --ipv6", file=sys.stderr)
+        return 2
+    world = World(asyncio.get_running_loop(), seed=real_seed(args.seed))
+    port: SerialPort = open_serial(world, args.device, baudrate=args.baud)
+    capture = SerialCapture(port, world, args.pcap) if args.pcap else None
+    iface = PPPInterface(
+        capture or port,
+        world=world,
+        user=args.user,
+        password=args.password,
+        ipv4=not args.no_ipv4,
+        ipv6=args.ipv6,
+    )
+    iface.connect_timeout = args.timeout
+    try:
+        await iface.connect()
+        link = iface.ppp
+        dns = " ".join(d.ip for d in iface.get_dns_servers()) or "-"
+        print(
+            f"ppp up on {args.device}: local {iface.ip_address or '-'} peer "
+            f"{iface.gateway or '-'} dns {dns} mtu {link.mtu}"
+            + (f" authenticated by {iface.peer_name}" if iface.peer_name else ""),
+            flush=True,
+        )
+        if args.ipv6:
+            with contextlib.suppress(OSError):
+                local = await iface.wait_for_ipv6_address(global_address=False, timeout=2.0)
+                print(f"ipv6 {local.ip} peer fe80::{_iid_text(link.ipv6cp.peer_iid)}")
+        status = 0
+        if args.ping:
+
+            def show(reply: PingReply) -> None:
+                print(f"{reply.size + 8} bytes from {reply.source}: icmp_seq={reply.seq} "
+                      f"time={reply.rtt * 1e3:.2f} ms", flush=True)  # fmt: skip
+
+            result = await ping(
+                iface, args.ping, count=args.count, interval=args.interval, on_reply=show
+            )
+            print(result.summary(), flush=True)
+            status = 0 if result.received else 1
+        if wanted or not args.ping:
+            running, streams = start_services(iface, wanted, tls)
+            stop = stop_event(args.duration)
+            down = asyncio.ensure_future(iface.wait_for_status({ConnectionStatus.DISCONNECTED}))
+            waiting = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({down, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            down.cancel()
+            waiting.cancel()
+            stop_services(running, streams)
+            if iface.status == ConnectionStatus.DISCONNECTED:
+                print(f"netstack ppp: {iface.last_error}", file=sys.stderr)
+                return 1
+        print(f"ppp stats: {_ppp_counters(iface)}", flush=True)
+        return status
+    finally:
+        if iface.status != ConnectionStatus.DISCONNECTED:
+            await iface.disconnect()
+        if capture is not None:
+            capture.close()
+        port.close()
+
+
+def _iid_text(iid: bytes | None) -> str:
+    if iid is None:
+        return "?"
+    return ":".join(f"{int.from_bytes(iid[i : i + 2], 'big'):x}" for i in range(0, 8, 2))
+
+
+def _ppp_counters(iface: PPPInterface) -> str:
+    stats = iface.link.stats()
+    keys = ("rx_frames", "tx_frames", "rx_bad_fcs", "rx_discarded", "tx_queue_drops")
+    return " ".join(f"{k} {stats[k]}" for k in keys)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -373,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_up(args))
         if args.command == "resolve":
             return asyncio.run(run_resolve(args))
+        if args.command == "ppp":
+            return asyncio.run(run_ppp(args))
     except (NetworkError, OSError) as exc:
         print(f"netstack {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -49,6 +49,7 @@ from netstack.stacks.ip.ppp import (
     Ipv6Down,
     Ipv6Up,
     LinkTerminated,
+    Phase,
     PppConfig,
     PppConnection,
     PppEvent,
@@ -160,6 +161,11 @@ class PPPInterface(NetifInterface):
         self.config.password = password
 
     @property
+    def last_error(self) -> NetworkError | None:
+        """Why the link last went down or failed to come up (None while it never did)."""
+        return self._failure
+
+    @property
     def ppp(self) -> PppConnection:
         """The PPP machine (phase, LCP/IPCP state and options, counters)."""
         return self.link.connection
@@ -219,7 +225,8 @@ class PPPInterface(NetifInterface):
             self._ipv4_up(event)
         elif isinstance(event, Ipv4Down):
             self._ip_stack.clear_ipv4(self.netif)
-            self._update_status()
+            if self.ppp.phase is Phase.NETWORK:  # else LinkTerminated follows
+                self._update_status()
         elif isinstance(event, Ipv6Up):
             config = Ipv6Config(slaac=True, interface_id=event.local_iid, dad_transmits=0)
             ip6 = self._ip_stack.enable_ipv6(self.netif, config)

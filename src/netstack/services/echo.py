@@ -96,7 +96,7 @@ class UdpService:
         log.debug("%s service: %s", self.name, exc)
 
 
-class _CountingService(UdpService):
+class CountingUdpService(UdpService):
     def __init__(self, stack: NetworkStack | HasStack, port: int | None = None) -> None:
         super().__init__(stack, port)
         self.stats = ServiceStats()
@@ -114,7 +114,7 @@ class _CountingService(UdpService):
         raise NotImplementedError
 
 
-class UdpEchoServer(_CountingService):
+class UdpEchoServer(CountingUdpService):
     """Sends every datagram back to where it came from (RFC 862)."""
 
     default_port = ECHO_PORT
@@ -125,7 +125,7 @@ class UdpEchoServer(_CountingService):
             self.stats.replies += 1
 
 
-class UdpDiscardServer(_CountingService):
+class UdpDiscardServer(CountingUdpService):
     """Throws every datagram away (RFC 863), counting it."""
 
     default_port = DISCARD_PORT

@@ -16,18 +16,38 @@ import asyncio
 import ipaddress
 import os
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from netstack.address import parse_ipv4, parse_ipv4_interface
 from netstack.drivers.emac.virtual import VirtualSegment
+from netstack.drivers.serial.api import SerialPort
+from netstack.drivers.serial.capture import SerialCapture
+from netstack.drivers.serial.line import SerialLine
 from netstack.drivers.wrappers.impair import LinkParams
 from netstack.interfaces.ethernet import EthernetInterface
+from netstack.interfaces.ppp import PPPInterface
 from netstack.runtime.world import World
 from netstack.stacks.core.ipv6_interface import AdvertisedPrefix, RouterConfig
+from netstack.stacks.ip.ppp import Ipv4Pool
 from netstack.stacks.ip.stack import IpStack
 
 T = TypeVar("T")
+
+
+@dataclass
+class DialUp:
+    """A dial-up link: a serial line between a client and an ISP's PPP server."""
+
+    line: SerialLine
+    client: PPPInterface
+    server: PPPInterface
+    captures: list[SerialCapture]
+
+    async def connect(self) -> None:
+        """Bring both ends up (the server answers, the client dials)."""
+        await asyncio.gather(self.server.connect(), self.client.connect())
 
 
 class Host:
@@ -67,6 +87,7 @@ class Network:
         self.hosts: dict[str, Host] = {}
         self.capture_dir = Path(capture_dir) if capture_dir is not None else None
         self._advertisers: list[tuple[EthernetInterface, RouterConfig]] = []
+        self.dialups: list[DialUp] = []
         if self.capture_dir is not None:
             self.capture_dir.mkdir(parents=True, exist_ok=True)
 
@@ -177,11 +198,63 @@ class Network:
         self._advertisers.append((iface, config))
         router.stack.forwarding = True
 
+    def dialup(
+        self,
+        name: str,
+        isp: Host | None = None,
+        *,
+        local: str = "10.64.0.1",
+        pool: str = "10.64.0.10",
+        pool_size: int = 16,
+        dns: tuple[str, ...] = (),
+        auth: str | None = None,
+        secrets: dict[str, str] | None = None,
+        user: str = "",
+        password: str = "",
+        ipv6: bool = False,
+        baudrate: int | None = 115200,
+        bit_error_rate: float = 0.0,
+        delay: float = 0.0,
+    ) -> DialUp:
+        """A client dialling into ``isp`` (a host whose stack routes for it: forwarding goes
+        on) over a simulated serial line: PPP with ``auth`` ("pap"/"chap") against
+        ``secrets``, the client's address from a pool starting at ``pool``, ``dns`` handed
+        out by IPCP. Captured to ``<capture_dir>/<name>.pcap`` (link type 204, from the
+        client's side) if capturing. :meth:`start` connects it after the static hosts."""
+        world = self.world
+        line = SerialLine(world, baudrate=baudrate, bit_error_rate=bit_error_rate,
+                          delay=delay, name=name)  # fmt: skip
+        client_port: SerialPort = line.a
+        captures = []
+        if self.capture_dir is not None:
+            capture = SerialCapture(line.a, world, self.capture_dir / f"{name}.pcap")
+            captures.append(capture)
+            client_port = capture
+        server_stack = isp.stack if isp is not None else IpStack(world)
+        server_stack.forwarding = True
+        server = PPPInterface.server(
+            line.b,
+            stack=server_stack,
+            name=f"{name}.isp",
+            local=local,
+            pool=Ipv4Pool(parse_ipv4(pool), pool_size),
+            dns=dns,
+            auth=auth,
+            secrets=secrets,
+            ipv6=ipv6,
+        )
+        client = PPPInterface(client_port, world=world, name=name, user=user,
+                              password=password, ipv6=ipv6)  # fmt: skip
+        dial = DialUp(line, client, server, captures)
+        self.dialups.append(dial)
+        return dial
+
     async def start(self) -> None:
         """Connect every interface of every host: static ones first (servers and routers),
         then the DHCP clients, together. To start services (a DHCP server) in between, call
         :meth:`start_static` and :meth:`start_dhcp` yourself."""
         await self.start_static()
+        await asyncio.gather(*(dial.connect() for dial in self.dialups))
         await self.start_dhcp()
 
     async def start_static(self) -> None:
@@ -219,6 +292,9 @@ class Network:
     def close(self) -> None:
         for seg in self.segments.values():
             seg.close()
+        for dial in self.dialups:
+            for capture in dial.captures:
+                capture.close()
         self.world.close()
 
     def __enter__(self) -> Network:

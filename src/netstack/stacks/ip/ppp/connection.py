@@ -246,16 +246,17 @@ class PppConnection:
         self._process(now)
 
     def close(self, now: float, reason: str = "closed by the application") -> None:
-        """Terminate the link gracefully (LCP Terminate-Request)."""
-        for ncp in self._ncps.values():
-            ncp.close(now, reason)
+        """Terminate the link gracefully (LCP Terminate-Request; the network protocols go
+        down with LCP, RFC 1661 §3.7)."""
         self.lcp.close(now, reason)
         self._process(now)
 
     def lower_down(self, now: float, reason: str = "the serial line went down") -> None:
         """The serial line is gone (hang-up): no goodbyes."""
-        self.lcp.close(now, reason)
+        # Down first (Opened -> Starting, tld), then Close (Starting -> Initial, tlf):
+        # the link finishes with the reason (RFC 1661 §4.1).
         self.lcp.down(now)
+        self.lcp.close(now, reason)
         self._process(now)
 
     # -- input --------------------------------------------------------------------------------
@@ -432,14 +433,14 @@ class PppConnection:
             self._events.append(LinkEstablished(peer.mru))
             self._start_authentication(now)
         elif isinstance(event, LayerDown):
+            self.phase = Phase.TERMINATE if self.lcp.state == State.CLOSING else Phase.ESTABLISH
             self._leave_network(now)
             self._tx_accm = _DEFAULT_ACCM
             self._set_tx_options(acfc=False, pfc=False)
             self.deframer.accm = _DEFAULT_ACCM
-            self.phase = Phase.TERMINATE if self.lcp.state == State.CLOSING else Phase.ESTABLISH
         elif isinstance(event, LayerFinished):
-            self._leave_network(now)
             self.phase = Phase.DEAD
+            self._leave_network(now)
             self._events.append(LinkTerminated(event.reason))
 
     def _start_authentication(self, now: float) -> None:
