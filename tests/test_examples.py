@@ -79,3 +79,12 @@ def test_http_server_example(tmp_path: Path):
     assert "urllib: 200 35 bytes over HTTPS" in out
     assert out.count('server: 10.0.0.1 "GET /hello.txt HTTP/1.1" 200') == 2
     assert (tmp_path / "ca.pem").exists()
+
+
+def test_dialup_sim_example(tmp_path: Path):
+    out = run(str(EXAMPLES / "dialup_sim.py"), str(tmp_path))
+    assert "modem: 10.64.0.10 via 10.64.0.1, dns 10.1.0.53, authenticated as 'alice'" in out
+    assert "ping web: 3 packets transmitted, 3 received" in out
+    assert "echoed 50000 bytes intact: True" in out
+    assert "hung up: isp pool has 0 addresses in use" in out
+    assert (tmp_path / "modem.pcap").exists()

@@ -339,3 +339,24 @@ def test_same_seed_same_capture(tmp_path: Path) -> None:
     assert first != other
     linktype, frames = read_pcap(tmp_path / "one" / "modem.pcap")
     assert linktype == 204 and len(frames) > 10
+
+
+def test_a_server_waits_passively_for_a_late_caller() -> None:
+    """The server's Configure-Requests go unanswered for minutes (RFC 1661 passive option:
+    it then waits in Stopped); a caller arriving later still gets through."""
+    world = World.simulated(seed=9)
+    line = SerialLine(world, baudrate=None)
+    server = PPPInterface.server(line.b, world=world, local="10.9.0.1", pool="10.9.0.2")
+    client = PPPInterface(line.a, world=world)
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(server.connect())
+        await asyncio.sleep(300)
+        assert not waiting.done() and server.status == ConnectionStatus.CONNECTING
+        await client.connect()
+        await waiting
+        assert client.ip_address == "10.9.0.2"
+
+    world.run(main())
+    assert server.ppp.lcp.stats["tx"] >= 10  # its own requests, before it went quiet
+    world.close()

@@ -68,8 +68,9 @@ _FINISHED = (State.CLOSED, State.STOPPED)
 class PPPInterface(NetifInterface):
     """A PPP connection over one serial port; see the module docstring."""
 
-    #: How long ``connect()`` waits for the link to carry IP.
-    connect_timeout: float = 30.0
+    #: How long ``connect()`` waits for the link to carry IP (None: as long as it takes —
+    #: a server waiting for its caller).
+    connect_timeout: float | None = 30.0
     #: How long ``disconnect()`` waits for the peer's Terminate-Ack.
     disconnect_timeout: float = 10.0
 
@@ -137,7 +138,9 @@ class PPPInterface(NetifInterface):
         """The answering side: our address ``local``, the peer's from ``pool`` (an
         :class:`Ipv4Pool`, or one address as text), ``dns`` servers to hand out, and
         ``auth`` ("pap" or "chap") to require the peer to authenticate against
-        ``secrets`` (user -> password)."""
+        ``secrets`` (user -> password). Its ``connect()`` waits for a caller however long
+        it takes (LCP's passive option); after a caller hangs up, ``connect()`` again
+        waits for the next."""
         from netstack.address import parse_ipv4
 
         if isinstance(pool, str):
@@ -148,8 +151,11 @@ class PPPInterface(NetifInterface):
             ipv6=ipv6,
             ipcp=IpcpConfig(local=parse_ipv4(local), dns=tuple(parse_ipv4(d) for d in dns)),
             pool=pool,
+            passive=True,
         )
-        return cls(port, stack=stack, world=world, name=name, config=config, default_route=False)
+        iface = cls(port, stack=stack, world=world, name=name, config=config, default_route=False)
+        iface.connect_timeout = None
+        return iface
 
     # -- configuration ---------------------------------------------------------------------
     def set_credentials(self, user: str, password: str) -> None:

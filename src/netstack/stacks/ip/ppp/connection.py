@@ -123,6 +123,9 @@ class PppConfig:
     ipv6cp: Ipv6cpConfig = field(default_factory=Ipv6cpConfig)
     #: Server side: draw the peer's IPv4 address from here when the Network phase starts.
     pool: Ipv4Pool | None = None
+    #: After Max-Configure unanswered requests keep waiting for the peer's instead of
+    #: finishing the link (RFC 1661 §4.1 passive option, pppd's ``passive``): a server.
+    passive: bool = False
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -214,6 +217,7 @@ class PppConnection:
         if config.ipv6:
             self._ncps[PppProtocol.IPV6CP] = self.ipv6cp
         self.phase = Phase.DEAD
+        self._was_open = False
         self.deframer = Deframer(mru=max(lcp_config.mru, 1500))
         #: (protocol, ours): ours is True for the machine that authenticates us
         self._auth: dict[tuple[int, bool], AuthMachine] = {}
@@ -241,6 +245,9 @@ class PppConnection:
         """Start the link: the serial line is up and we want PPP on it."""
         if self.phase in (Phase.DEAD, Phase.TERMINATE):
             self.phase = Phase.ESTABLISH
+        self._was_open = False
+        if self.lcp.state in (State.CLOSED, State.STOPPED):
+            self.lcp.down(now)  # back to Initial/Starting: a new link on the same line
         self.lcp.open(now)
         self.lcp.up(now)
         self._process(now)
@@ -426,6 +433,7 @@ class PppConnection:
 
     def _lcp_event(self, event: LayerEvent, now: float) -> None:
         if isinstance(event, LayerUp):
+            self._was_open = True
             peer = self.lcp.peer
             self._tx_accm = peer.accm
             self._set_tx_options(acfc=peer.acfc, pfc=peer.pfc)
@@ -439,6 +447,8 @@ class PppConnection:
             self._set_tx_options(acfc=False, pfc=False)
             self.deframer.accm = _DEFAULT_ACCM
         elif isinstance(event, LayerFinished):
+            if self.config.passive and not self._was_open and self.lcp.state == State.STOPPED:
+                return  # nobody answered yet: Stopped still takes the peer's request
             self.phase = Phase.DEAD
             self._leave_network(now)
             self._events.append(LinkTerminated(event.reason))
