@@ -74,11 +74,13 @@ class Peer:
         self.hangups += 1
 
 
-def exchange(target: Path | io.BytesIO, *, seed: int = 1) -> SerialCapture:
+def exchange(
+    target: Path | io.BytesIO, *, seed: int = 1, linktype: LinkType = LinkType.PPP_WITH_DIR
+) -> SerialCapture:
     """LCP, IPCP and IPv4 frames both ways over a line, captured at end ``a``."""
     world = World.simulated(seed)
     line = SerialLine(world, baudrate=BAUD)
-    capture = SerialCapture(line.a, world, target)
+    capture = SerialCapture(line.a, world, target, linktype=linktype)
     received = bytearray()
     capture.set_receive_cb(received.extend)
     Peer(line.b)
@@ -124,6 +126,17 @@ def test_frames_both_ways_land_with_their_direction_octet() -> None:
     ack_time = len(encode_frame(ACK_FRAME)) * BYTE_TIME
     assert records[1][0] == pytest.approx(ack_time, abs=1e-6)
     assert records[2][0] == pytest.approx(0.1, abs=1e-6)
+
+
+def test_plain_ppp_link_type_has_no_direction_octet() -> None:
+    buf = io.BytesIO()
+    exchange(buf, linktype=LinkType.PPP)
+    reader = PcapReader(buf.getvalue())
+    assert reader.linktype == LinkType.PPP  # 9
+    assert [data for _, data in reader.records()][:2] == [LCP_FRAME, ACK_FRAME]
+    with pytest.raises(ValueError, match="PPP_WITH_DIR or PPP"):
+        SerialCapture(SerialLine(World.simulated()).a, World.simulated(), io.BytesIO(),
+                      linktype=LinkType.ETHERNET)  # fmt: skip
 
 
 def test_bad_fcs_frames_are_skipped_and_counted() -> None:

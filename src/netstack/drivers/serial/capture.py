@@ -6,7 +6,9 @@ watches the byte stream of each direction with its own HDLC-like deframer
 written as one record of link type ``PPP_WITH_DIR`` (204): a direction octet (0x01 sent by
 this side, 0x00 received) followed by the frame as it was before framing - address and
 control (unless compressed away by ACFC), protocol, information - without flags, escapes or
-FCS. Frames with a bad FCS are not written; they are counted in :attr:`bad_frames`.
+FCS. Frames with a bad FCS are not written; they are counted in :attr:`bad_frames`. With
+``linktype=LinkType.PPP`` (9) the records carry no direction octet, for tools that know
+only plain PPP captures.
 
 The deframers use an empty receive ACCM and the largest MRU (65535), so they reproduce
 what the sender framed whatever LCP negotiated: a capture does not know the link's ACCM,
@@ -58,18 +60,24 @@ class SerialCapture:
         target: PcapTarget | PcapWriter,
         *,
         fcs32: bool = False,
+        linktype: LinkType = LinkType.PPP_WITH_DIR,
     ) -> None:
+        if linktype not in (LinkType.PPP_WITH_DIR, LinkType.PPP):
+            raise ValueError(f"a serial capture writes PPP_WITH_DIR or PPP, not {linktype!r}")
         if isinstance(target, PcapWriter):
-            if target.linktype != LinkType.PPP_WITH_DIR:
+            if target.linktype != linktype:
                 raise ValueError(
-                    f"a serial capture needs link type PPP_WITH_DIR, the writer has "
+                    f"a serial capture needs link type {linktype.name}, the writer has "
                     f"{target.linktype}"
                 )
             self.writer = target
             self._owns_writer = False
         else:
-            self.writer = PcapWriter(target, LinkType.PPP_WITH_DIR)
+            self.writer = PcapWriter(target, linktype)
             self._owns_writer = True
+        with_dir = linktype == LinkType.PPP_WITH_DIR
+        self._sent = DIR_SENT if with_dir else b""
+        self._received = DIR_RECEIVED if with_dir else b""
         self.inner = port
         self._world = world
         self._tx = Deframer(mru=CAPTURE_MRU, fcs32=fcs32, accm=0)
@@ -106,7 +114,7 @@ class SerialCapture:
     def write(self, data: Buffer) -> bool:
         if not self.inner.write(data):
             return False
-        self._capture(self._tx, DIR_SENT, data)
+        self._capture(self._tx, self._sent, data)
         return True
 
     def set_receive_cb(self, cb: ReceiveCallback | None) -> None:
@@ -154,7 +162,7 @@ class SerialCapture:
                 writer.write(now, direction + frame)
 
     def _on_receive(self, data: bytes) -> None:
-        self._capture(self._rx, DIR_RECEIVED, data)
+        self._capture(self._rx, self._received, data)
         cb = self._rx_cb
         if cb is not None:
             cb(data)
