@@ -82,6 +82,7 @@ class SlirpLink:
     slirp: subprocess.Popen[bytes]
     pcap: Path
     port: TtyPort
+    capture: SerialCapture
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def slirp_link(
     iface = PPPInterface(capture, world=real_world)
     iface.connect_timeout = 10
     try:
-        yield SlirpLink(iface, slirp, pcap, port)
+        yield SlirpLink(iface, slirp, pcap, port, capture)
     finally:
         if iface.status != ConnectionStatus.DISCONNECTED:
             real_world.run(iface.disconnect())
@@ -173,6 +174,7 @@ def test_slirp_negotiates_and_carries_tcp_byte_exact(
     assert stats["rx_unknown_protocol"] >= 1  # slirp's CCP request, Protocol-Rejected
 
     # the capture decodes in tshark, every frame of it, with no warnings
+    slirp_link.capture.writer.flush()
     fields = run(
         ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.protocols",
          "-e", "lcp.opt.type", "-e", "ipcp.opt.ip_address"]
@@ -184,11 +186,16 @@ def test_slirp_negotiates_and_carries_tcp_byte_exact(
     lcp_options = {o for line in fields for o in line.split("\t")[1].split(",") if o}
     assert {str(int(LcpOption.MAGIC_NUMBER)), str(int(LcpOption.ACCM))} <= lcp_options
     assert any("10.0.2.15" in line for line in fields)
+    # (TCP's own analysis warns of the full windows slirp advertises; the payload is
+    # random, which heuristic dissectors such as Thrift's may take for theirs)
     verbose = run(
-        ["tshark", "-r", str(pcap), "-V", "-o", "tcp.analyze_sequence_numbers:FALSE"]
-    ).stdout
-    assert "Malformed" not in verbose
-    assert "Expert Info (Warning" not in verbose and "Expert Info (Error" not in verbose
+        ["tshark", "-r", str(pcap), "-V", "-o", "tcp.analyze_sequence_numbers:FALSE",
+         "--disable-protocol", "thrift"]
+    ).stdout  # fmt: skip
+    problems = [line for line in verbose.splitlines()
+                if "Malformed" in line or "Expert Info (Warning" in line
+                or "Expert Info (Error" in line]  # fmt: skip
+    assert not problems, problems[:5]
 
 
 def test_slirp_exiting_hangs_the_line_up(slirp_link: SlirpLink, real_world: World) -> None:

@@ -438,3 +438,18 @@ def test_parsers_raise_only_decode_error(data: bytes) -> None:
     for parse in (PppHeader.parse, ControlPacket.parse, parse_options):
         with contextlib.suppress(DecodeError):
             parse(data)
+
+
+def test_iter_frames_reads_the_accm_afresh_after_each_frame() -> None:
+    """The consumer changes the receive map on the first frame; the second, sent raw
+    with ACCM 0 and containing control octets, survives (RFC 1662 §7.1)."""
+    first = encode_frame(b"\xff\x03\xc0\x21\x02\x01\x00\x04")
+    second = encode_frame(b"\xff\x03\x00\x21\x01\x02\x03\x11\x13", accm=0)
+    deframer = Deframer()
+    got = []
+    for frame in deframer.iter_frames(first + second):
+        got.append(frame)
+        deframer.accm = 0
+    assert got == [b"\xff\x03\xc0\x21\x02\x01\x00\x04", b"\xff\x03\x00\x21\x01\x02\x03\x11\x13"]
+    # feed() applies one map to the whole chunk: the raw control octets are deleted
+    assert len(Deframer().feed(first + second)) == 1

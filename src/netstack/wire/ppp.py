@@ -16,7 +16,7 @@ import re
 import struct
 import zlib
 from binascii import crc_hqx
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -226,6 +226,26 @@ class Deframer:
                 return frames
             self._extend(chunk[start:end])
             self._close(frames)
+            start = end + 1
+
+    def iter_frames(self, data: Buffer) -> Iterator[bytes]:
+        """Like :meth:`feed`, one frame at a time: :attr:`accm` is read afresh for the
+        bytes after each frame, so a consumer that changes it on a frame (LCP opening the
+        link) gets the frames behind it deframed with the new map (RFC 1662 §7.1)."""
+        chunk = bytes(data)
+        start, size = 0, len(chunk)
+        while start < size:
+            end = chunk.find(FLAG, start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            accm = self.accm
+            if accm:
+                piece = piece.translate(None, bytes(c for c in range(0x20) if accm >> c & 1))
+            self._extend(piece)
+            if end < 0:
+                return
+            found: list[bytes] = []
+            self._close(found)
+            yield from found
             start = end + 1
 
     def _extend(self, data: bytes) -> None:

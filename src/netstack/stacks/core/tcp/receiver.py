@@ -204,7 +204,11 @@ class TcpReceiver:
             data = view[:n].tobytes()
         del self.buf[:n]
         free = self.config.rcvbuf - len(self.buf)
-        if free - self.window >= min(2 * self.config.mss, self.config.rcvbuf // 2):
+        # No update once the peer's FIN is in: it sends nothing more, and an ACK after its
+        # connection is gone draws a RST (Linux sends none either).
+        if self.fin_seq is None and free - self.window >= min(
+            2 * self.config.mss, self.config.rcvbuf // 2
+        ):
             self.ack_now = True
             self.stats.window_updates += 1
         return data

@@ -262,9 +262,17 @@ class PppConnection:
         """The serial line is gone (hang-up): no goodbyes."""
         # Down first (Opened -> Starting, tld), then Close (Starting -> Initial, tlf):
         # the link finishes with the reason (RFC 1661 §4.1).
+        was_dead = self.phase is Phase.DEAD
         self.lcp.down(now)
         self.lcp.close(now, reason)
+        if was_dead:
+            while self.lcp.next_event() is not None:
+                pass  # Stopped -> Starting -> Initial: the end was reported already
         self._process(now)
+        if self.phase is not Phase.DEAD:
+            # Down in Closing has no tlf (RFC 1661 §4.1), yet the link is dead all the same.
+            self.phase = Phase.DEAD
+            self._events.append(LinkTerminated(reason))
 
     # -- input --------------------------------------------------------------------------------
     def receive_data(self, data: Buffer, now: float) -> list[tuple[int, memoryview]]:
@@ -273,7 +281,9 @@ class PppConnection:
         packets: list[tuple[int, memoryview]] = []
         control = False
         stats = self.stats
-        for frame in self.deframer.feed(data):
+        # frame by frame: the LCP frame that opens the link changes the receive ACCM for
+        # the frames behind it in the same read (RFC 1662 §7.1)
+        for frame in self.deframer.iter_frames(data):
             stats["rx_frames"] += 1
             try:
                 header, info = PppHeader.parse(frame)

@@ -253,6 +253,7 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
 
 #: States in which the restart timer runs (RFC 1661 §4.6).
 _TIMED = frozenset({S.CLOSING, S.STOPPING, S.REQ_SENT, S.ACK_RCVD, S.ACK_SENT})
+_NEGOTIATING = frozenset({S.REQ_SENT, S.ACK_RCVD, S.ACK_SENT})
 
 
 class Verdict(enum.IntEnum):
@@ -339,6 +340,7 @@ class Automaton:
         self._req_data = b""
         self._fresh_request = True
         self._failures = 0
+        self._nak_id = -1
         # What the last received packet asks for, kept between event and action.
         self._rx_id = 0
         self._rx_packet = b""
@@ -430,6 +432,8 @@ class Automaton:
             return
         actions, new_state = entry
         log.debug("%s: %s %s -> %s", self.name, self.state.name, event.value, new_state.name)
+        if new_state in _NEGOTIATING and self.state not in _NEGOTIATING:
+            self._failures = 0  # a new negotiation: no Naks sent yet (RFC 1661 §4.6)
         self.state = new_state
         for action in actions:
             self._run(action, new_state)
@@ -440,6 +444,8 @@ class Automaton:
         if action is SCR:
             self._send_configure_request()
         elif action is SCA:
+            # RFC 1661 §4.6: Max-Failure counts Naks sent without sending an Ack.
+            self._failures = 0
             self.accept_request(self._reply[1])
             self._send(ControlCode.CONFIGURE_ACK, self._rx_id, build_options(self._reply[1]))
         elif action is SCN:
@@ -450,7 +456,6 @@ class Automaton:
             closing = state in (S.CLOSING, S.STOPPING)
             self.restart_count = self.config.max_terminate if closing else self.config.max_configure
             self._fresh_request = True
-            self._failures = 0
         elif action is ZRC:
             self.restart_count = 0
             self._deadline = self._now + self.config.restart
@@ -514,9 +519,13 @@ class Automaton:
         elif naks and self._failures >= self.config.max_failure:
             # RFC 1661 §4.6: after Max-Failure Naks, Reject what we keep Nak-ing.
             nak_kinds = {kind for kind, _ in naks}
-            self._reply = (Verdict.REJECT, [o for o in options if o[0] in nak_kinds])
+            refused = [o for o in options if o[0] in nak_kinds]
+            # Options the peer left out cannot be rejected: take its request as it is.
+            self._reply = (Verdict.REJECT, refused) if refused else (Verdict.ACK, options)
         elif naks:
-            self._failures += 1
+            if self._rx_id != self._nak_id:  # a retransmission Nak'ed again is no new failure
+                self._failures += 1
+                self._nak_id = self._rx_id
             self._reply = (Verdict.NAK, naks)
         else:
             self._reply = (Verdict.ACK, options)

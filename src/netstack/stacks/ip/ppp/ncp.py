@@ -95,7 +95,8 @@ class Ipcp(Automaton):
 
     def apply_ack(self, options: Options) -> None:
         values = dict(options)
-        address = values.get(IpcpOption.IP_ADDRESS, self._want_address)
+        # A rejected address of our own is still ours, just not negotiated (RFC 1332 §3.3).
+        address = values.get(IpcpOption.IP_ADDRESS, self._want_address or self.ipcp_config.local)
         self.local_address = address if address and address != _ANY else None
         self.dns_servers = [values[k] for k in _DNS_OPTIONS if values.get(k, _ANY) != _ANY]
 
@@ -170,6 +171,7 @@ class Ipv6cp(Automaton):
         self.peer_iid: bytes | None = None
         self._want_iid = b""
         self._want_iid = config.interface_id or self._random_iid()
+        self._ask_iid = True
 
     def _random_iid(self, avoid: bytes = _ZERO_IID) -> bytes:
         while True:
@@ -181,6 +183,8 @@ class Ipv6cp(Automaton):
                 return value
 
     def request_options(self) -> Options:
+        if not self._ask_iid:
+            return []
         return [(Ipv6cpOption.INTERFACE_IDENTIFIER, self._want_iid)]
 
     def apply_ack(self, options: Options) -> None:
@@ -195,7 +199,11 @@ class Ipv6cp(Automaton):
         return True
 
     def apply_reject(self, options: Options) -> bool:
-        return True  # we keep our identifier; the peer just does not negotiate it
+        # We keep our identifier; the peer just does not negotiate it, so the next request
+        # leaves it out (RFC 1661 §5.4).
+        if any(kind == Ipv6cpOption.INTERFACE_IDENTIFIER for kind, _ in options):
+            self._ask_iid = False
+        return True
 
     def check_option(self, kind: int, value: bytes) -> tuple[Verdict, bytes]:
         if kind == Ipv6cpOption.INTERFACE_IDENTIFIER and len(value) == 8:
@@ -206,6 +214,9 @@ class Ipv6cp(Automaton):
 
     def accept_request(self, options: Options) -> None:
         self.peer_iid = dict(options).get(Ipv6cpOption.INTERFACE_IDENTIFIER)
+
+    def this_layer_started(self) -> None:
+        self._ask_iid = True
 
     def this_layer_up(self) -> None:
         if self.local_iid is None:
