@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -35,6 +34,7 @@ from netstack.wire.ieee802154 import (
     PayloadIE,
     PayloadIEGroup,
     SecurityLevel,
+    append_fcs,
     build_mlme_sub_ies,
     build_payload_ies,
     fcs16,
@@ -42,9 +42,6 @@ from netstack.wire.ieee802154 import (
     parse_mlme_sub_ies,
     parse_payload_ies,
 )
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 V2003, V2006, V2015 = FrameVersion.V2003, FrameVersion.V2006, FrameVersion.V2015
 EXT1 = bytes.fromhex("acde480000000001")
@@ -101,6 +98,13 @@ def test_bad_fcs_raises_checksum_error() -> None:
         Ieee802154Frame.parse(wire[:3])
 
 
+def test_append_fcs_matches_build() -> None:
+    frame = Ieee802154Frame(FrameType.DATA, V2015, 3, 0x1234, 0x0001, None, 0x0002, payload=b"x")
+    body = frame.build(fcs=False)
+    assert append_fcs(body) == frame.build()
+    assert append_fcs(memoryview(body), fcs32=True) == frame.build(fcs32=True)
+
+
 def test_fcs32_frames() -> None:
     frame = Ieee802154Frame(FrameType.DATA, V2015, 3, 0x1234, 0x0001, None, 0x0002, payload=b"x")
     wire = frame.build(fcs32=True)
@@ -111,8 +115,9 @@ def test_fcs32_frames() -> None:
 
 
 # --- IEEE 802.15.4-2006 Annex C vectors (as reproduced in OpenThread's tests/unit/test_aes.cpp)
+# Their parse and CCM* layout; the cryptography (key 0xC0..0xCF) is checked by
+# tests/unit/test_mesh_security.py through netstack.stacks.mesh.security.
 
-ANNEX_KEY = bytes(range(0xC0, 0xD0))
 
 # C.2.1: secured beacon, security level 2 (MIC-64), key identifier mode 0, frame counter 5.
 ANNEX_BEACON = bytes.fromhex(
@@ -124,27 +129,6 @@ ANNEX_DATA = bytes.fromhex("69dc 84 2143 020000000048deac 010000000048deac 04 05
 ANNEX_COMMAND = bytes.fromhex(
     "2bdc 84 2143 020000000048deac ffff 010000000048deac 06 05000000 01 d8 4fde529061f9c6f1"
 )
-
-
-def aes_ccm(key: bytes, tag_length: int) -> AESCCM:
-    """AES-CCM from the ``cryptography`` package, which the project does not require:
-    the checks that need it are skipped without it."""
-    aead = pytest.importorskip("cryptography.hazmat.primitives.ciphers.aead")
-    ccm: AESCCM = aead.AESCCM(key, tag_length=tag_length)
-    return ccm
-
-
-def aes_block(key: bytes, block: bytes) -> bytes:
-    """One AES encryption (for the CTR keystream of CCM* without a MIC)."""
-    ciphers = pytest.importorskip("cryptography.hazmat.primitives.ciphers")
-    encryptor = ciphers.Cipher(ciphers.algorithms.AES(key), ciphers.modes.ECB()).encryptor()
-    out: bytes = encryptor.update(block)
-    return out
-
-
-def annex_nonce(level: int) -> bytes:
-    # 2006 §7.6.3.2: source extended address, frame counter (both MSB first), level.
-    return EXT1 + struct.pack(">IB", 5, level)
 
 
 def test_annex_c_beacon() -> None:
@@ -161,9 +145,8 @@ def test_annex_c_beacon() -> None:
     # The superframe, GTS and pending-address fields are open; the beacon payload private.
     assert (layout.header_length, layout.private_offset, layout.mic_offset) == (18, 22, 26)
     assert frame.build(fcs=False) == ANNEX_BEACON
-    # MIC-only level: a is everything before the MIC.
-    mic = aes_ccm(ANNEX_KEY, 8).encrypt(annex_nonce(2), b"", ANNEX_BEACON[:26])
-    assert mic == ANNEX_BEACON[26:]
+    # 2006 §7.6.3.2: source extended address, frame counter (both MSB first), level.
+    assert frame.security.nonce(EXT1) == EXT1 + bytes.fromhex("00000005 02")
 
 
 def test_annex_c_data_frame() -> None:
@@ -179,10 +162,7 @@ def test_annex_c_data_frame() -> None:
     assert frame.security == AuxSecurityHeader(SecurityLevel.ENC, KeyIdMode.IMPLICIT, 5)
     assert (layout.private_offset, layout.mic_offset, layout.length) == (26, 30, 30)
     assert frame.build(fcs=False) == ANNEX_DATA
-    # CCM* with M = 0 is CTR mode from counter block 1 (2006 §7.6.3.1, RFC 3610 §2.3).
-    stream = aes_block(ANNEX_KEY, bytes([1]) + annex_nonce(4) + b"\x00\x01")
-    plain = bytes(a ^ b for a, b in zip(frame.payload, stream, strict=False))
-    assert plain == b"abcd"
+    assert frame.security.nonce(EXT1) == EXT1 + bytes.fromhex("00000005 04")
 
 
 def test_annex_c_command_frame() -> None:
@@ -199,12 +179,20 @@ def test_annex_c_command_frame() -> None:
     assert (layout.header_length, layout.private_offset, layout.mic_offset) == (28, 29, 30)
     assert MacCommand.parse(frame.payload).command_id == CommandId.ASSOCIATION_REQUEST
     assert frame.build(fcs=False) == ANNEX_COMMAND
-    a = ANNEX_COMMAND[: layout.private_offset]
-    sealed = ANNEX_COMMAND[layout.private_offset :]
-    plain = aes_ccm(ANNEX_KEY, 8).decrypt(annex_nonce(6), sealed, a)
-    cmd = MacCommand.parse(ANNEX_COMMAND[28:29] + plain)
-    assert cmd.capability == Capability(0xCE)
-    assert cmd.capability & Capability.ALLOCATE_ADDRESS and cmd.capability & Capability.FFD
+    assert frame.security.nonce(EXT1) == EXT1 + bytes.fromhex("00000005 06")
+
+
+def test_ccm_nonce_needs_a_frame_counter_and_an_extended_address() -> None:
+    aux = AuxSecurityHeader(SecurityLevel.ENC_MIC_32, KeyIdMode.INDEX, 0x01020304, b"", 1)
+    assert aux.nonce(EXT2) == EXT2 + bytes.fromhex("01020304 05")
+    with pytest.raises(ValueError, match="8-octet"):
+        aux.nonce(b"\x00\x01")
+    for suppressed in (
+        AuxSecurityHeader(SecurityLevel.ENC_MIC_32, KeyIdMode.INDEX, None, b"", 1),
+        AuxSecurityHeader(SecurityLevel.ENC_MIC_32, KeyIdMode.INDEX, 1, b"", 1, True),
+    ):
+        with pytest.raises(ValueError, match="ASN"):
+            suppressed.nonce(EXT1)
 
 
 # --- hand-derived vectors that tshark 4.0 decodes as commented ----------------------------------

@@ -42,7 +42,6 @@ from netstack.wire.ieee802154 import (
     PayloadIEGroup,
     SecurityLevel,
     build_mlme_sub_ies,
-    fcs16,
 )
 from netstack.wire.ipv4 import Ipv4Header
 from netstack.wire.pcap import LinkType, PcapWriter
@@ -635,113 +634,8 @@ def test_tshark_flags_a_bad_fcs(tmp_path: Path) -> None:
     assert not as_bool(row["wpan.fcs_ok"]) and "Bad FCS" in row["_ws.expert.message"]
 
 
-def _secure(frame: Ieee802154Frame) -> bytes:
-    """CCM* over the byte ranges parse_with_layout reports (2006 §7.5.8.2.1, 2015 §9.3.5)."""
-    aux = frame.security
-    assert aux is not None and aux.frame_counter is not None and isinstance(frame.src_addr, bytes)
-    plain = frame.build(fcs=False)
-    _, layout = Ieee802154Frame.parse_with_layout(plain, fcs=False)
-    nonce = frame.src_addr + struct.pack(">IB", aux.frame_counter, aux.level)
-    a = plain[: layout.private_offset]
-    m = plain[layout.private_offset : layout.mic_offset]
-    # ``cryptography`` is not a project dependency: without it this check is skipped.
-    aead = pytest.importorskip("cryptography.hazmat.primitives.ciphers.aead")
-    ccm = aead.AESCCM(KEY, tag_length=aux.mic_length)
-    sealed: bytes
-    if aux.level & 4:
-        sealed = a + ccm.encrypt(nonce, m, a)
-    else:
-        sealed = a + m + ccm.encrypt(nonce, b"", a + m)
-    return sealed + struct.pack("<H", fcs16(sealed))
-
-
-def test_tshark_decrypts_with_the_reported_layout(tmp_path: Path) -> None:
-    # Wireshark, given the key, decrypts and checks the MIC only if "a" and "m" are right.
-    csl = HeaderIE(HeaderIEId.CSL, struct.pack("<HH", 100, 3125))
-    vendor = PayloadIE(PayloadIEGroup.VENDOR_SPECIFIC, OUI + b"pie")
-    frames = []
-    for version, level in ((V2006, 5), (V2006, 6), (V2006, 2), (V2015, 7)):
-        aux = AuxSecurityHeader(level, KeyIdMode.INDEX, 1000 + level, b"", 1)
-        mic = bytes(aux.mic_length)
-        frames.append(
-            Ieee802154Frame(
-                FrameType.DATA,
-                version,
-                level,
-                PAN,
-                0x0001,
-                None,
-                NODE,
-                True,
-                aux,
-                payload=b"hello" + mic,
-            )
-        )
-    aux = AuxSecurityHeader(SecurityLevel.ENC_MIC_32, KeyIdMode.INDEX, 9, b"", 1)
-    frames.append(
-        Ieee802154Frame(
-            FrameType.MAC_COMMAND,
-            V2006,
-            9,
-            PAN,
-            COORD,
-            None,
-            NODE,
-            True,
-            aux,
-            payload=MacCommand.association_response(0x0042, AssociationStatus.SUCCESS).build()
-            + bytes(4),
-        )
-    )
-    aux = AuxSecurityHeader(SecurityLevel.ENC_MIC_32, KeyIdMode.INDEX, 10, b"", 1)
-    frames.append(
-        Ieee802154Frame(
-            FrameType.DATA,
-            V2015,
-            10,
-            PAN,
-            0x0001,
-            None,
-            NODE,
-            True,
-            aux,
-            header_ies=[csl],
-            payload_ies=[vendor],
-            payload=b"hello" + bytes(4),
-        )
-    )
-    path = tmp_path / "secured.pcap"
-    sealed = [_secure(f) for f in frames]
-    write_pcap(path, sealed)
-    key = ["-o", f'uat:ieee802154_keys:"{KEY.hex()}","1","No hash"']
-    rows = decode(
-        path,
-        [
-            "data.data",
-            "wpan.asoc.addr",
-            "wpan.payload_ie.id",
-            "wpan.header_ie.id",
-            "_ws.expert.message",
-        ],
-        key,
-    )
-    for row in rows[:4]:
-        assert bytes.fromhex(row["data.data"]) == b"hello" and row["_ws.expert.message"] == ""
-    assert as_int(rows[4]["wpan.asoc.addr"]) == 0x0042 and rows[4]["_ws.expert.message"] == ""
-    assert ints(rows[5]["wpan.payload_ie.id"]) == [
-        PayloadIEGroup.VENDOR_SPECIFIC,
-        PayloadIEGroup.TERMINATION,
-    ]
-    assert ints(rows[5]["wpan.header_ie.id"]) == [HeaderIEId.CSL, HeaderIEId.HT1]
-    assert (
-        bytes.fromhex(rows[5]["data.data"].split(",")[-1]) == b"hello"
-        and rows[5]["_ws.expert.message"] == ""
-    )
-    assert verbose_problems(path, key) == [[]] * len(frames)
-    # The sealed frames parse; the encrypted payload IEs stay inside the payload.
-    parsed = Ieee802154Frame.parse(sealed[5])
-    assert parsed.payload_ies_encrypted and parsed.header_ies == [csl]
-    assert parsed.build() == sealed[5]
+# Secured frames decrypted by tshark: test_mesh_security_tshark.py (sealed by the mesh
+# stack's CCM*, over the byte ranges FrameLayout reports).
 
 
 # --- ZEP ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ UDP encoding (§4.3) is one octet ``11110 C PP`` and the ports, compressed when 
 0xF0xx or 0xF0Bx, then the checksum unless C says it was elided; the UDP length is always
 elided and comes back from the datagram size.
 
-This module holds the chain walkers; :mod:`netstack.wire.sixlowpan` drives them from its
+This module holds the chain walkers; :mod:`netstack.wire.sixlowpan_iphc` drives them from its
 LOWPAN_IPHC codec and passes itself in (:class:`IphcEncoder`, :class:`IphcDecoder`) so that
 an encapsulated IPv6 header goes back through LOWPAN_IPHC.
 
