@@ -88,3 +88,11 @@ def test_dialup_sim_example(tmp_path: Path):
     assert "echoed 50000 bytes intact: True" in out
     assert "hung up: isp pool has 0 addresses in use" in out
     assert (tmp_path / "modem.pcap").exists()
+
+
+def test_mesh_sim_example(tmp_path: Path):
+    out = run(str(EXAMPLES / "mesh_sim.py"), str(tmp_path))
+    assert "a: 02:00:00:00:00:00:00:01 -> [fe80::1%1]:0 (LOCAL_UP)" in out
+    assert "ping b: 3 packets transmitted, 3 received" in out
+    assert "udp echo of 1024 bytes intact: True" in out
+    assert (tmp_path / "air.pcap").exists()

@@ -111,7 +111,7 @@ def test_virtual_radio_is_an_rfphy_starting_in_receive() -> None:
     _, _, (a,), _ = network((0, 0))
     assert isinstance(a, RfPhy)
     assert a.state is RadioState.RECEIVE and a.channel == 11
-    assert a.eui64 == bytes.fromhex("020000fffe000001")
+    assert a.eui64 == bytes.fromhex("0200000000000001")
     caps = a.capabilities
     assert (caps.mtu, caps.bitrate, caps.auto_ack) == (127, 250_000, True)
     assert caps.channels == range(11, 27)
@@ -122,7 +122,7 @@ def test_eui64s_are_allocated_deterministically_and_must_be_unique() -> None:
     world = World.simulated()
     medium = VirtualRadioMedium(world)
     first, second = medium.add_radio(), medium.add_radio()
-    assert (first.eui64.hex(), second.eui64.hex()) == ("020000fffe000001", "020000fffe000002")
+    assert (first.eui64.hex(), second.eui64.hex()) == ("0200000000000001", "0200000000000002")
     with pytest.raises(ValueError):
         medium.add_radio(eui64=first.eui64)
     with pytest.raises(ValueError):

@@ -164,8 +164,11 @@ class _Transmission:
 
 
 def eui64_from_mac(mac: bytes) -> bytes:
-    """The EUI-64 of an EUI-48 (FF-FE inserted in the middle, RFC 4291 Appendix A style)."""
-    return mac[:3] + b"\xff\xfe" + mac[3:]
+    """A simulated radio's EUI-64 from the world's next MAC: 02-00-00-00 and the MAC's
+    last four octets (02:00:00:00:00:00:00:01, …). Not the RFC 4291 FF-FE insertion: the
+    interface identifier of 02:00:00:ff:fe:00:00:01 would be 0000:00ff:fe00:0001, which
+    6LoWPAN reads as the 16-bit short address 0x0001 (RFC 6282 §3.2.2)."""
+    return b"\x02\x00\x00\x00" + mac[2:]
 
 
 class VirtualRadioMedium:
@@ -213,7 +216,7 @@ class VirtualRadioMedium:
         name: str | None = None,
     ) -> VirtualRadio:
         """A new radio at ``position`` (metres), listening on ``channel``. Without
-        ``eui64`` it gets one made from the world's next free MAC (02:00:00:ff:fe:00:00:01,
+        ``eui64`` it gets one made from the world's next free MAC (02:00:00:00:00:00:00:01,
         …), so addresses depend only on the order radios are made in."""
         if eui64 is None:
             eui64 = eui64_from_mac(self.world.allocate_hwaddr())
