@@ -21,7 +21,7 @@ from netstack.interfaces.base import ConnectionStatus, NetifInterface
 from netstack.runtime.world import World
 from netstack.stacks.core.ipv6_interface import Ipv6Config
 from netstack.stacks.mesh.lowpan import LowpanConfig, LowpanLink
-from netstack.stacks.mesh.mac import MacConfig, MacSecurity
+from netstack.stacks.mesh.mac import Ieee802154Mac, MacConfig, MacSecurity
 from netstack.stacks.mesh.stack import MeshStack
 
 
@@ -63,7 +63,7 @@ class MeshInterface(NetifInterface):
         self.link: LowpanLink = link
 
     @property
-    def mac(self) -> object:
+    def mac(self) -> Ieee802154Mac:
         """The 802.15.4 MAC (addresses, counters)."""
         return self.link.mac
 
