@@ -14,9 +14,9 @@ received acks are. To see exactly what went over the air, capture the medium ins
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from netstack.drivers.capture_file import PcapOutput
 from netstack.drivers.rfphy.api import RfPhy, RxCallback, TxDoneCallback
 from netstack.drivers.rfphy.base import RfPhyWrapper
 from netstack.wire import Buffer
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from netstack.runtime import World
 
 
-class RadioCapture(RfPhyWrapper):
+class RadioCapture(PcapOutput, RfPhyWrapper):
     """Wraps an RfPhy and captures its traffic (IEEE 802.15.4 with FCS).
 
     ``target`` is a path, a binary file object, or an existing :class:`PcapWriter` of link
@@ -37,14 +37,7 @@ class RadioCapture(RfPhyWrapper):
     def __init__(self, inner: RfPhy, target: PcapTarget | PcapWriter, world: World) -> None:
         super().__init__(inner)
         self._world = world
-        if isinstance(target, PcapWriter):
-            if target.linktype != LinkType.IEEE802_15_4_WITHFCS:
-                raise ValueError(f"a radio capture needs link type 195, not {target.linktype}")
-            self.writer = target
-            self._owns_writer = False
-        else:
-            self.writer = PcapWriter(target, LinkType.IEEE802_15_4_WITHFCS)
-            self._owns_writer = True
+        self._open_capture(target, LinkType.IEEE802_15_4_WITHFCS)
         self._rx_cb: RxCallback | None = None
         inner.set_receive_cb(self._on_receive)
 
@@ -63,24 +56,6 @@ class RadioCapture(RfPhyWrapper):
         cb = self._rx_cb
         if cb is not None:
             cb(psdu, lqi, rssi)
-
-    def close(self) -> None:
-        """Stop capturing; closes the file if this wrapper opened it. The radio keeps working."""
-        if self._owns_writer:
-            self.writer.close()
-        else:
-            self.writer.flush()
-
-    def __enter__(self) -> RadioCapture:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 __all__ = ["RadioCapture"]

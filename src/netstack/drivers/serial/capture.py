@@ -21,9 +21,9 @@ every run. The wrapper never looks inside the frames: it stays a driver, not a P
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from netstack.drivers.capture_file import PcapOutput
 from netstack.drivers.serial.api import HangupCallback, ReceiveCallback, SerialPort
 from netstack.wire import Buffer
 from netstack.wire.pcap import LinkType, PcapTarget, PcapWriter
@@ -42,7 +42,7 @@ DIR_RECEIVED = b"\x00"
 CAPTURE_MRU = 65535
 
 
-class SerialCapture:
+class SerialCapture(PcapOutput):
     """Wraps a SerialPort and captures the PPP frames in both directions; see the module
     docstring.
 
@@ -64,17 +64,7 @@ class SerialCapture:
     ) -> None:
         if linktype not in (LinkType.PPP_WITH_DIR, LinkType.PPP):
             raise ValueError(f"a serial capture writes PPP_WITH_DIR or PPP, not {linktype!r}")
-        if isinstance(target, PcapWriter):
-            if target.linktype != linktype:
-                raise ValueError(
-                    f"a serial capture needs link type {linktype.name}, the writer has "
-                    f"{target.linktype}"
-                )
-            self.writer = target
-            self._owns_writer = False
-        else:
-            self.writer = PcapWriter(target, linktype)
-            self._owns_writer = True
+        self._open_capture(target, linktype)
         with_dir = linktype == LinkType.PPP_WITH_DIR
         self._sent = DIR_SENT if with_dir else b""
         self._received = DIR_RECEIVED if with_dir else b""
@@ -127,27 +117,13 @@ class SerialCapture:
         """Close the port and stop capturing (closing the file if this wrapper opened it).
         Idempotent."""
         self.inner.close()
-        if self._owns_writer:
-            self.writer.close()
-        else:
-            self.writer.flush()
+        super().close()
 
     def stats(self) -> dict[str, int]:
         stats = self.inner.stats()
         stats["captured_frames"] = self.captured_frames
         stats["bad_frames"] = self.bad_frames
         return stats
-
-    def __enter__(self) -> SerialCapture:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- the wrapped port's side ---------------------------------------------------------
 

@@ -10,9 +10,9 @@ GSO frames are written as handed over: one large frame, not the segments.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from netstack.drivers.capture_file import PcapOutput
 from netstack.drivers.emac.api import (
     LinkInputCallback,
     RxFlags,
@@ -115,7 +115,7 @@ def finished(frame: bytes) -> bytes:
     return frame
 
 
-class PcapTap(EmacWrapper):
+class PcapTap(PcapOutput, EmacWrapper):
     """Wraps an EMAC and captures its traffic (link type Ethernet).
 
     ``target`` is a path, a binary file object, or an existing :class:`PcapWriter` (to share
@@ -125,12 +125,7 @@ class PcapTap(EmacWrapper):
     def __init__(self, inner: EMAC, target: PcapTarget | PcapWriter, world: World) -> None:
         super().__init__(inner)
         self._world = world
-        if isinstance(target, PcapWriter):
-            self.writer = target
-            self._owns_writer = False
-        else:
-            self.writer = PcapWriter(target, LinkType.ETHERNET)
-            self._owns_writer = True
+        self._open_capture(target, LinkType.ETHERNET)
         self._input_cb: LinkInputCallback | None = None
         inner.set_link_input_cb(self._on_input)
 
@@ -153,24 +148,6 @@ class PcapTap(EmacWrapper):
         cb = self._input_cb
         if cb is not None:
             cb(frame, flags)
-
-    def close(self) -> None:
-        """Stop capturing; closes the file if this tap opened it. The EMAC keeps working."""
-        if self._owns_writer:
-            self.writer.close()
-        else:
-            self.writer.flush()
-
-    def __enter__(self) -> PcapTap:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- what this wrapper changes of the forwarded contract (EmacWrapper) ---------
     def power_down(self) -> None:
