@@ -7,8 +7,6 @@ against what the automaton does when each event is delivered through its public 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from netstack.stacks.ip.ppp.fsm import (
@@ -18,7 +16,6 @@ from netstack.stacks.ip.ppp.fsm import (
     Event,
     FsmConfig,
     LayerDown,
-    LayerEvent,
     LayerFinished,
     LayerStarted,
     LayerUp,
@@ -26,7 +23,8 @@ from netstack.stacks.ip.ppp.fsm import (
     State,
     Verdict,
 )
-from netstack.wire.ppp import ControlCode, ControlPacket, build_options, parse_options
+from netstack.wire.ppp import ControlCode, build_options
+from ppp_packets import Packet, events, packet, request, sent
 
 # RFC 1661 §4.1 "State Transition Table", printed there in two parts (states 0-5, 6-9). "-" is
 # an impossible event; a cell is "actions/next-state"; the suffixes r (restart option), p
@@ -181,40 +179,6 @@ class Toy(Automaton):
 
     def accept_request(self, options: Options) -> None:
         self.peer_options = options
-
-
-@dataclass
-class Packet:
-    code: int
-    identifier: int
-    data: bytes
-
-    @property
-    def options(self) -> Options:
-        return parse_options(self.data)
-
-
-def packet(code: int, identifier: int, data: bytes = b"") -> bytes:
-    return ControlPacket(code, identifier).build(data)
-
-
-def request(identifier: int, options: Options) -> bytes:
-    return packet(ControlCode.CONFIGURE_REQUEST, identifier, build_options(options))
-
-
-def sent(machine: Automaton) -> list[Packet]:
-    out = []
-    for raw in machine.packets_to_send():
-        header, data = ControlPacket.parse(raw)
-        out.append(Packet(header.code, header.identifier, bytes(data)))
-    return out
-
-
-def events(machine: Automaton) -> list[LayerEvent]:
-    out = []
-    while (event := machine.next_event()) is not None:
-        out.append(event)
-    return out
 
 
 def started(machine: Toy | None = None, now: float = 0.0) -> tuple[Toy, Packet]:

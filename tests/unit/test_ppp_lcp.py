@@ -5,12 +5,11 @@ one fed crafted packets, with explicit ``now``."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 
 from netstack.stacks.ip.ppp.connection import PppConfig, PppConnection
-from netstack.stacks.ip.ppp.fsm import FsmConfig, LayerEvent, LayerFinished, State
+from netstack.stacks.ip.ppp.fsm import FsmConfig, LayerFinished, State
 from netstack.stacks.ip.ppp.lcp import AuthProtocol, Lcp, LcpConfig, ProtocolRejected
 from netstack.stacks.ip.ppp.ncp import IpcpConfig
 from netstack.wire.ppp import (
@@ -24,45 +23,12 @@ from netstack.wire.ppp import (
     encode_frame,
     parse_options,
 )
+from ppp_packets import Packet, events, packet, request, sent
 
 Options = list[tuple[int, bytes]]
 PAP_OPTION = bytes.fromhex("c023")  # RFC 1334 §2.1
 CHAP_MD5_OPTION = bytes.fromhex("c22305")  # RFC 1994 §3
 MSCHAP_OPTION = bytes.fromhex("c22380")  # CHAP with algorithm 0x80 (MS-CHAP, RFC 2433)
-
-
-@dataclass
-class Packet:
-    code: int
-    identifier: int
-    data: bytes
-
-    @property
-    def options(self) -> Options:
-        return parse_options(self.data)
-
-
-def packet(code: int, identifier: int, data: bytes = b"") -> bytes:
-    return ControlPacket(code, identifier).build(data)
-
-
-def request(identifier: int, options: Options) -> bytes:
-    return packet(ControlCode.CONFIGURE_REQUEST, identifier, build_options(options))
-
-
-def sent(lcp: Lcp) -> list[Packet]:
-    out = []
-    for raw in lcp.packets_to_send():
-        header, data = ControlPacket.parse(raw)
-        out.append(Packet(header.code, header.identifier, bytes(data)))
-    return out
-
-
-def events(lcp: Lcp) -> list[LayerEvent]:
-    out = []
-    while (event := lcp.next_event()) is not None:
-        out.append(event)
-    return out
 
 
 def make(seed: int = 1, **config: object) -> Lcp:

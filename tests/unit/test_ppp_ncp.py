@@ -4,11 +4,10 @@ requests, and seeded interface identifiers — machines back to back with explic
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 
-from netstack.stacks.ip.ppp.fsm import Automaton, LayerEvent, LayerFinished, LayerUp, State
+from netstack.stacks.ip.ppp.fsm import Automaton, LayerFinished, LayerUp, State
 from netstack.stacks.ip.ppp.ncp import (
     Ipcp,
     IpcpConfig,
@@ -18,7 +17,8 @@ from netstack.stacks.ip.ppp.ncp import (
     Ipv6cpOption,
     link_local_from_iid,
 )
-from netstack.wire.ppp import ControlCode, ControlPacket, PppProtocol, build_options, parse_options
+from netstack.wire.ppp import ControlCode, ControlPacket, PppProtocol
+from ppp_packets import Packet, events, reply, request, sent
 
 Options = list[tuple[int, bytes]]
 
@@ -29,36 +29,6 @@ def ip(text: str) -> bytes:
 
 ANY = ip("0.0.0.0")
 SERVER = IpcpConfig(local=ip("10.0.0.1"), peer=ip("10.0.0.2"), dns=(ip("8.8.8.8"), ip("1.1.1.1")))
-
-
-@dataclass
-class Packet:
-    code: int
-    identifier: int
-    options: Options
-
-
-def request(identifier: int, options: Options) -> bytes:
-    return ControlPacket(ControlCode.CONFIGURE_REQUEST, identifier).build(build_options(options))
-
-
-def reply(code: int, identifier: int, options: Options) -> bytes:
-    return ControlPacket(code, identifier).build(build_options(options))
-
-
-def sent(machine: Automaton) -> list[Packet]:
-    out = []
-    for raw in machine.packets_to_send():
-        header, data = ControlPacket.parse(raw)
-        out.append(Packet(header.code, header.identifier, parse_options(data)))
-    return out
-
-
-def events(machine: Automaton) -> list[LayerEvent]:
-    out = []
-    while (event := machine.next_event()) is not None:
-        out.append(event)
-    return out
 
 
 def start(machine: Automaton, now: float = 0.0) -> Packet:
@@ -81,12 +51,12 @@ def run(a: Automaton, b: Automaton, *, log: list[tuple[str, Packet]] | None = No
         for raw in out_a:
             if log is not None:
                 header, data = ControlPacket.parse(raw)
-                log.append(("a", Packet(header.code, header.identifier, parse_options(data))))
+                log.append(("a", Packet(header.code, header.identifier, bytes(data))))
             b.receive(raw, 0.0)
         for raw in out_b:
             if log is not None:
                 header, data = ControlPacket.parse(raw)
-                log.append(("b", Packet(header.code, header.identifier, parse_options(data))))
+                log.append(("b", Packet(header.code, header.identifier, bytes(data))))
             a.receive(raw, 0.0)
     raise AssertionError("never quiet")
 
