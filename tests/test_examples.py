@@ -51,10 +51,15 @@ def test_demo_command_succeeds_and_writes_captures(tmp_path: Path):
     assert "0/3 replies" not in out
     assert sorted(p.name for p in tmp_path.glob("*.pcap")) == [
         "lab.pcap",
+        "modem.pcap",
+        "radio.pcap",
         "sw1.pcap",
         "sw2.pcap",
         "sw3.pcap",
     ]
+    assert "modem       10.64.0.10 peer 10.64.0.1 dns 10.9.0.10" in out
+    assert "modem -> echo.demo.test (10.9.0.10) 3/3 replies" in out
+    assert "3/3 replies" in out.split("Radio (IEEE 802.15.4")[1]
 
 
 def test_readme_example_matches_the_runnable_one():

@@ -160,7 +160,8 @@ def test_same_seed_gives_identical_pcap_bytes(tmp_path: Path):
     first = _run_demo_capture(tmp_path / "one", 11)
     second = _run_demo_capture(tmp_path / "two", 11)
     other = _run_demo_capture(tmp_path / "three", 12)
-    assert first.keys() == {"lab.pcap", "sw1.pcap", "sw2.pcap", "sw3.pcap"}
+    assert first.keys() == {"lab.pcap", "modem.pcap", "radio.pcap", "sw1.pcap", "sw2.pcap",
+                            "sw3.pcap"}  # fmt: skip
     assert first == second
     assert first != other  # the seed matters (loss pattern, identifiers)
     linktype, *_ = (PcapReader(tmp_path / "one" / "sw1.pcap").linktype,)

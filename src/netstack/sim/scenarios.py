@@ -19,16 +19,26 @@ The network is dual-stack: the gateway also advertises an IPv6 prefix on each si
 (2001:db8:10::/64 on the LAN, 2001:db8:9::/64 on the lab link), every node forms its
 address by SLAAC with duplicate address detection, and every LAN node pings the lab server
 over IPv6.
+
+Two more links show the other media: a field unit dials into the gateway over a
+115200-baud serial line (PPP with CHAP; IPCP gives it an address and the lab's DNS
+server), resolves ``echo.demo.test`` and pings it through the gateway; and two meters
+talk over IEEE 802.15.4 radios (the mesh stack: MAC with AES-CCM* security, 6LoWPAN),
+pinging each other's link-local addresses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netstack.drivers.rfphy import UnitDisk, VirtualRadioMedium
 from netstack.drivers.wrappers.impair import LinkParams
 from netstack.errors import NetworkError, NetworkTimeoutError
+from netstack.interfaces.mesh import MeshInterface
 from netstack.services.dhcp_server import DhcpServer, DhcpServerConfig
 from netstack.services.dns_server import DnsServer
 from netstack.services.echo import UdpEchoServer
@@ -43,6 +53,8 @@ LAN_PORT = LinkParams(latency=20e-6, bandwidth=100e6)
 TRUNK = LinkParams(latency=5e-6, bandwidth=1e9)
 LAB_LINK = LinkParams(latency=2e-3, bandwidth=10e6, loss=0.02)
 ECHO_SIZES = (32, 512, 1400, 8000, 64)
+DIALUP_SECRETS = {"field-unit": "demo-secret"}
+RADIO_KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 LAN6 = "2001:db8:10::/64"
 LAB6 = "2001:db8:9::/64"
 
@@ -71,6 +83,27 @@ class DemoReport:
     #: host -> its SLAAC address; and the IPv6 pings to the lab server
     ipv6: dict[str, str] = field(default_factory=dict)
     pings6: dict[str, PingResult] = field(default_factory=dict)
+    dialup: DialupResult | None = None
+    radio: RadioResult | None = None
+
+
+@dataclass(slots=True)
+class DialupResult:
+    address: str
+    peer: str
+    dns: str
+    user: str
+    resolved: str
+    ping: PingResult
+    bad_fcs: int
+
+
+@dataclass(slots=True)
+class RadioResult:
+    source: str
+    target: str
+    ping: PingResult
+    frames: int
 
 
 @dataclass(slots=True)
@@ -100,6 +133,9 @@ def build(seed: int, capture_dir: Path | None) -> tuple[Network, list[Host], Hos
     server = net.host("lab-server", lab, "10.9.0.10/24", gateway="10.9.0.1", ipv6="slaac")
     net.ipv6_router(router, sw2, LAN6)
     net.ipv6_router(router, lab, LAB6)
+    net.dialup("modem", router, dns=("10.9.0.10",), auth="chap", secrets=DIALUP_SECRETS,
+               user="field-unit", password=DIALUP_SECRETS["field-unit"],
+               bit_error_rate=1e-6)  # fmt: skip
     return net, [*lan_hosts, router], server
 
 
@@ -216,12 +252,50 @@ async def _scenario(net: Network, lan: list[Host], server: Host) -> DemoReport:
     for host in lan[:-1]:
         addresses6[host.name] = (await host.iface.wait_for_ipv6_address()).ip
         pings6[host.name] = await ping(host, server6, count=3, interval=0.2, timeout=0.5)
+    dialup = await _dialup(net)
+    radio = await _radio(net)
     echo.stop()
     dhcp.stop()
     dns.stop()
     leases = {h.name: h.iface.lease for h in lan if h.iface.lease is not None}
     return DemoReport([*lan, server], pings, echoes, 0.0, 0.0, [], net, leases, names, tcp,
-                      addresses6, pings6)  # fmt: skip
+                      addresses6, pings6, dialup, radio)  # fmt: skip
+
+
+async def _dialup(net: Network) -> DialupResult:
+    """The field unit dials the gateway, resolves the echo server and pings it."""
+    dial = net.dialups[0]
+    await dial.connect()
+    modem = dial.client
+    target = (await modem.gethostbyname(ECHO_NAME)).ip
+    result = await ping(modem, target, count=3, interval=0.2, timeout=1.0)
+    dns = ",".join(d.ip for d in modem.get_dns_servers())
+    done = DialupResult(modem.ip_address or "-", modem.gateway or "-", dns,
+                        dial.server.peer_name, target, result,
+                        modem.link.stats()["rx_bad_fcs"])  # fmt: skip
+    await modem.disconnect()
+    return done
+
+
+def _link_local(iface: MeshInterface) -> str:
+    address = iface.get_ipv6_link_local_address()
+    return str(ipaddress.IPv6Address(address.packed)) if address is not None else "::"
+
+
+async def _radio(net: Network) -> RadioResult:
+    """Two meters on 802.15.4 radios 30 m apart ping each other's link-local address."""
+    capture = net.capture_dir / "radio.pcap" if net.capture_dir is not None else None
+    air = VirtualRadioMedium(net.world, UnitDisk(50.0), capture=capture)
+    try:
+        meters = [MeshInterface(air.add_radio((x, 0)), world=net.world, name=f"meter-{i}",
+                                security_key=RADIO_KEY) for i, x in ((1, 0), (2, 30))]  # fmt: skip
+        await asyncio.gather(*(m.connect() for m in meters))
+        source, target = (_link_local(m) for m in meters)
+        result = await ping(meters[0], f"{target}%{meters[0].netif.index}", count=3,
+                            interval=0.2, timeout=1.0)  # fmt: skip
+        return RadioResult(source, target, result, air.stats["frames"])
+    finally:
+        air.close()
 
 
 def run_demo(seed: int = 7, capture_dir: Path | None = None) -> DemoReport:
@@ -300,6 +374,23 @@ def format_report(report: DemoReport) -> str:
                 else ""
             )
             lines.append(f"  {name:<11} {address:<28} {result}")
+    if report.dialup is not None:
+        d = report.dialup
+        lines.append("")
+        lines.append("Dial-up (PPP over a simulated 115200-baud line: LCP, CHAP, IPCP)")
+        lines.append(f"  modem       {d.address} peer {d.peer} dns {d.dns}, "
+                     f"authenticated as {d.user!r}")  # fmt: skip
+        rtt = f", avg {d.ping.rtt_avg * 1e3:.1f} ms" if d.ping.rtts else ""
+        lines.append(f"  modem -> {ECHO_NAME} ({d.resolved}) {d.ping.received}/{d.ping.sent} "
+                     f"replies{rtt}; {d.bad_fcs} frames failed their FCS")  # fmt: skip
+    if report.radio is not None:
+        r = report.radio
+        lines.append("")
+        lines.append("Radio (IEEE 802.15.4: MAC with AES-CCM* security, 6LoWPAN)")
+        rtt = f", avg {r.ping.rtt_avg * 1e3:.1f} ms" if r.ping.rtts else ""
+        lines.append(f"  meter-1 {r.source} -> meter-2 {r.target}: "
+                     f"{r.ping.received}/{r.ping.sent} replies{rtt}, {r.frames} frames on the "
+                     "air (acks included), all secured")  # fmt: skip
     lines.append("")
     lines.append("Counters")
     for host in report.hosts:
