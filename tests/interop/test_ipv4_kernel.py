@@ -31,6 +31,7 @@ from netstack.interfaces.ethernet import EthernetInterface
 from netstack.runtime import World
 from netstack.services.echo import UdpDiscardServer, UdpEchoServer
 from netstack.services.ping import PingResult, ping
+from netstack.sim.scenarios import RADIO_KEY
 from netstack.socket.udp import UDPSocket
 
 if TYPE_CHECKING:
@@ -585,11 +586,24 @@ def test_demo_captures_decode_cleanly_in_tshark(tmp_path: Path, tshark: Tshark) 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    pcaps = sorted(out_dir.glob("*.pcap"))
-    assert [p.name for p in pcaps] == ["lab.pcap", "sw1.pcap", "sw2.pcap", "sw3.pcap"]
+    captures = sorted(out_dir.glob("*.pcap"))
+    names = ["lab.pcap", "modem.pcap", "radio.pcap", "sw1.pcap", "sw2.pcap", "sw3.pcap"]
+    assert [p.name for p in captures] == names
     assert "Captures" in result.stdout
-    for pcap in pcaps:
+    for pcap in captures:
         assert str(pcap) in result.stdout
+    # the dial-up line (PPP, link type 204) and the radio medium (802.15.4, secured with
+    # the demo's key) decode cleanly too
+    assert_clean_capture(out_dir / "modem.pcap", tshark)
+    radio_opts = ("-o", f'uat:ieee802154_keys:"{RADIO_KEY.hex()}","1","No hash"')
+    bad = tshark(out_dir / "radio.pcap", ["frame.number"], filter=BAD_PACKETS, opts=radio_opts)
+    assert bad == []
+    protocols = {r[0] for r in tshark(out_dir / "modem.pcap", ["frame.protocols"])}
+    assert {"ppp:lcp", "ppp:chap", "ppp:ipcp"} <= protocols
+    pings = tshark(out_dir / "radio.pcap", ["icmpv6.type"], filter="icmpv6.type == 129",
+                   opts=radio_opts)  # fmt: skip
+    assert len(pings) == 3  # the meters' echo replies, decrypted and decompressed
+    pcaps = [p for p in captures if p.name not in ("modem.pcap", "radio.pcap")]
 
     totals = dict.fromkeys(["arp", "echo request", "echo reply", "to 7", "from 7", "fragments"], 0)
     for pcap in pcaps:
