@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench_ppp import best_rate
 from bench_radio import PAN as RADIO_PAN
 from bench_radio import build as radio_medium
 from bench_radio import frames_run
@@ -148,19 +149,6 @@ def iphc_cases() -> list[dict[str, Any]]:
             "scapy_fields": {**base, "sam": 3, "m": 1, "dam": 3},
         },
     ]
-
-
-def best_rate(op: Op, seconds: float, repeats: int) -> float:
-    """Items per second: ``op`` returns how many it did; best of ``repeats`` timed runs."""
-    best = 0.0
-    for _ in range(repeats):
-        gc.collect()
-        done = 0
-        start = time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            done += op()
-        best = max(best, done / elapsed)
-    return best
 
 
 def ours_bare(case: dict[str, Any]) -> Op:
