@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from netstack.address import SocketAddress
+from netstack.address import SocketAddress, parse_ipv4
 from netstack.drivers.serial.api import SerialPort
 from netstack.errors import (
     AuthFailureError,
@@ -141,8 +141,6 @@ class PPPInterface(NetifInterface):
         ``secrets`` (user -> password). Its ``connect()`` waits for a caller however long
         it takes (LCP's passive option); after a caller hangs up, ``connect()`` again
         waits for the next."""
-        from netstack.address import parse_ipv4
-
         if isinstance(pool, str):
             pool = Ipv4Pool(parse_ipv4(pool), 1)
         config = PppConfig(

@@ -34,6 +34,7 @@ from netstack.wire.sixlowpan_iphc import (
     iid_from_mac,
     iid_from_short,
     link_local_from_mac,
+    mac_from_iid,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "classify",
     "compress_headers",
     "compress_ipv6",
+    "decompress_first_fragment",
     "decompress_iphc",
     "decompress_ipv6",
     "fragment_datagram",
@@ -56,6 +58,7 @@ __all__ = [
     "iid_from_mac",
     "iid_from_short",
     "link_local_from_mac",
+    "mac_from_iid",
 ]
 
 
@@ -417,3 +420,27 @@ def decompress_ipv6(
         raise DecodeError(_unsupported(payload[0], kind, 0))
     decoded = decompress_iphc(payload, src_mac=src_mac, dst_mac=dst_mac, contexts=contexts)
     return decoded.header + bytes(payload[decoded.consumed :])
+
+
+def decompress_first_fragment(
+    payload: Buffer,
+    *,
+    src_mac: bytes | None = None,
+    dst_mac: bytes | None = None,
+    contexts: Mapping[int, LowpanContext] | None = None,
+    datagram_size: int,
+) -> tuple[bytes, DecompressedHeaders | None]:
+    """The datagram bytes a FRAG1 payload carries, from offset 0: its headers decompressed
+    (LOWPAN_IPHC, knowing the whole ``datagram_size``) or as sent (IPv6 0x41). With IPHC the
+    :class:`DecompressedHeaders` come too: their ``complete`` fills an elided UDP checksum
+    into the reassembled datagram."""
+    if not payload:
+        raise DecodeError("empty first fragment")
+    kind = _DISPATCH[payload[0]]
+    if kind is Dispatch.IPV6:
+        return bytes(payload[1:]), None
+    if kind is not Dispatch.IPHC:
+        raise DecodeError(_unsupported(payload[0], kind, 3))
+    decoded = decompress_iphc(payload, src_mac=src_mac, dst_mac=dst_mac, contexts=contexts,
+                              datagram_size=datagram_size)  # fmt: skip
+    return decoded.header + bytes(payload[decoded.consumed :]), decoded

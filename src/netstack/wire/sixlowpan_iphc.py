@@ -109,6 +109,17 @@ def iid_from_mac(mac: bytes) -> bytes:
     raise ValueError(f"a link-layer address is 2 or 8 bytes, not {len(mac)}")
 
 
+def mac_from_iid(iid: bytes) -> bytes:
+    """The link-layer address an IID was derived from, the inverse of :func:`iid_from_mac`:
+    2 bytes for ``0000:00ff:fe00:XXXX`` (a short address, RFC 6282 §3.2.2), else the 8-byte
+    extended address with the universal/local bit inverted back (RFC 4944 §6)."""
+    if len(iid) != 8:
+        raise ValueError(f"an interface identifier is 8 bytes, not {len(iid)}")
+    if iid[:6] == _SHORT_IID_HEAD:
+        return iid[6:]
+    return bytes((iid[0] ^ 0x02,)) + iid[1:]
+
+
 def link_local_from_mac(mac: bytes) -> bytes:
     """fe80::/64 with the IID of an extended or short link-layer address."""
     return _LINK_LOCAL_64 + iid_from_mac(mac)

@@ -36,22 +36,24 @@ from netstack.stacks.mesh.reassembly import FragmentReassembler, ReassemblyConfi
 from netstack.wire import DecodeError
 from netstack.wire.sixlowpan import (
     BroadcastHeader,
+    Dispatch,
     Frag1Header,
     FragnHeader,
     LowpanContext,
     LowpanHeaders,
     compress_headers,
-    decompress_iphc,
+    decompress_first_fragment,
     decompress_ipv6,
     fragment_datagram,
+    mac_from_iid,
 )
 
 log = logging.getLogger(__name__)
 
 IPV6_MTU = 1280
 BROADCAST = 0xFFFF
-_SHORT_IID_PREFIX = b"\x00\x00\x00\xff\xfe\x00"
-_IPV6_DISPATCH = b"\x41"
+#: "no compression": the uncompressed IPv6 dispatch, then the packet (RFC 4944 §5.1)
+_UNCOMPRESSED = bytes((Dispatch.IPV6,))
 
 
 @dataclass(slots=True)
@@ -81,11 +83,10 @@ class LowpanStats:
 
 
 def mac_for_iid(iid: bytes) -> int | bytes:
-    """The link-layer address an interface identifier was derived from (RFC 4944 §6):
-    a short address for ``0000:00ff:fe00:XXXX`` (RFC 6282 §3.2.2), else the EUI-64."""
-    if iid[:6] == _SHORT_IID_PREFIX:
-        return int.from_bytes(iid[6:], "big")
-    return bytes((iid[0] ^ 0x02,)) + iid[1:]
+    """The MAC address an interface identifier was derived from (RFC 4944 §6): a short
+    address for ``0000:00ff:fe00:XXXX`` (RFC 6282 §3.2.2), else the EUI-64."""
+    mac = mac_from_iid(iid)
+    return int.from_bytes(mac, "big") if len(mac) == 2 else mac
 
 
 def _link_bytes(address: int | bytes) -> bytes:
@@ -181,10 +182,10 @@ class LowpanLink:
                     contexts=self.config.contexts,
                 )
             else:
-                compressed, consumed = _IPV6_DISPATCH, 0
+                compressed, consumed = _UNCOMPRESSED, 0
         except ValueError as exc:
             log.debug("6LoWPAN: cannot compress: %s", exc)
-            compressed, consumed = _IPV6_DISPATCH, 0
+            compressed, consumed = _UNCOMPRESSED, 0
         room = self.mac.max_payload(dst)
         if len(compressed) + len(packet) - consumed <= room:
             return self._send_frame(dst, compressed + packet[consumed:])
@@ -262,14 +263,11 @@ class LowpanLink:
         key = (src, dst, fragment.datagram_size, fragment.datagram_tag)
         now = self.world.now()
         if isinstance(fragment, Frag1Header):
-            if payload[0] == _IPV6_DISPATCH[0]:
-                data, finish = bytes(payload[1:]), None
-            else:
-                decoded = decompress_iphc(payload, src_mac=src, dst_mac=dst,
-                                          contexts=self.config.contexts,
-                                          datagram_size=fragment.datagram_size)  # fmt: skip
-                data = decoded.header + bytes(payload[decoded.consumed :])
-                finish = decoded.complete
+            data, decoded = decompress_first_fragment(
+                payload, src_mac=src, dst_mac=dst, contexts=self.config.contexts,
+                datagram_size=fragment.datagram_size,
+            )  # fmt: skip
+            finish = decoded.complete if decoded is not None else None
             whole = self.reassembler.add(key, 0, data, now, finish)
         else:
             whole = self.reassembler.add(key, fragment.offset, bytes(payload), now)

@@ -279,7 +279,6 @@ class PppConnection:
         """Bytes from the line; returns the (protocol, packet) network-layer packets
         (IPv4 0x0021, IPv6 0x0057) they completed."""
         packets: list[tuple[int, memoryview]] = []
-        control = False
         stats = self.stats
         # frame by frame: the LCP frame that opens the link changes the receive ACCM for
         # the frames behind it in the same read (RFC 1662 §7.1)
@@ -298,15 +297,13 @@ class PppConnection:
                     packets.append((protocol, info))
                 elif self.lcp.is_open and ncp not in self._ncps:
                     self.lcp.protocol_reject(protocol, info)
-                    control = True
+                    self._process(now)
                 else:
                     stats["rx_discarded"] += 1
                 continue
             # Each control frame is fully processed before the next: its events may
             # change the phase the next frame is judged in.
             self._control_frame(protocol, info, now)
-            self._process(now)
-        if control:
             self._process(now)
         return packets
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netstack.wire import Buffer, DecodeError
@@ -638,9 +637,3 @@ class Automaton:
     @property
     def last_received_id(self) -> int:
         return self._rx_id
-
-
-def options_of(kinds: Iterable[int], options: Options) -> Options:
-    """The options of the given kinds, in order."""
-    wanted = set(kinds)
-    return [o for o in options if o[0] in wanted]

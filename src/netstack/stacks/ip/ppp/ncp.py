@@ -221,8 +221,3 @@ class Ipv6cp(Automaton):
     def this_layer_up(self) -> None:
         if self.local_iid is None:
             self.local_iid = self._want_iid
-
-
-def link_local_from_iid(iid: bytes) -> bytes:
-    """fe80::/64 with the interface identifier (RFC 5072 §5)."""
-    return b"\xfe\x80" + b"\0" * 6 + iid
