@@ -32,7 +32,6 @@ from netstack.socket import TCPSocket, UDPSocket
 from netstack.wire.ppp import LcpOption
 
 SLIRP = shutil.which("slirp-fullbolt")
-pytestmark = pytest.mark.skipif(SLIRP is None, reason="slirp is not installed (make test does)")
 
 #: slirp's options: DNS and "host" are the namespace's loopback, no shell, exit on hang-up
 SLIRP_OPTIONS = ["dns 127.0.0.1", "host addr 127.0.0.1", "shell /bin/false", "nozeros",
@@ -50,7 +49,8 @@ while True:
 
 def slirp_argv(netns: str, *options: str) -> list[str]:
     """slirp in ``netns``, in its own UTS namespace named 10.0.2.2."""
-    assert SLIRP is not None
+    if SLIRP is None:
+        pytest.fail("slirp is not installed (make system-deps installs it)")
     return ["ip", "netns", "exec", netns, "unshare", "--uts", "sh", "-c",
             'hostname 10.0.2.2 && exec "$0" "$@"', SLIRP, "ppp",
             *SLIRP_OPTIONS, *options]  # fmt: skip

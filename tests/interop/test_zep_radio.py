@@ -144,7 +144,7 @@ def test_two_zep_radios_exchange_acknowledged_frames(
     assert seqs == [1, 2, 3, 4, 5]
 
     if TSHARK is None:
-        pytest.skip("tshark is not installed")
+        pytest.fail("tshark is not installed (make system-deps installs it)")
     path = tmp_path / "zep.pcap"
     with PcapWriter(path, LinkType.ETHERNET) as writer:
         for when, data, src, dst in sent_by_a:

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scapy.layers import ppp
 
 from netstack.wire import DecodeError
 from netstack.wire.ppp import PppProtocol
@@ -90,7 +91,6 @@ def test_pap_ack_and_nak_vectors() -> None:
 
 def test_pap_matches_scapy_encoding() -> None:
     """An independent encoder (scapy's PPP_PAP layers) builds the same octets."""
-    ppp = pytest.importorskip("scapy.layers.ppp")
     request = ppp.PPP_PAP_Request(id=7, username=b"bob", password=b"hunter2")
     assert bytes(request) == PAP_REQUEST
     ack = ppp.PPP_PAP_Response(code=2, id=7, message=b"Login ok")
@@ -193,7 +193,6 @@ def test_chap_success_and_failure_vectors() -> None:
 
 def test_chap_matches_scapy_encoding() -> None:
     """An independent encoder (scapy's PPP_CHAP layers) builds the same octets."""
-    ppp = pytest.importorskip("scapy.layers.ppp")
     challenge = ppp.PPP_CHAP_ChallengeResponse(
         code=1, id=0x2A, value=CHALLENGE_VALUE, optional_name=b"nas"
     )
