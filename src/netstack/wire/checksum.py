@@ -1,4 +1,5 @@
-"""The Internet checksum (RFC 1071) and the IPv4/IPv6 pseudo-header sums.
+"""The Internet checksum (RFC 1071), the IPv4/IPv6 pseudo-header sums, and the reflected
+CCITT CRC-16 that PPP's FCS (RFC 1662) and IEEE 802.15.4's FCS share.
 
 The one's-complement sum of 16-bit words equals the buffer read as one big-endian integer
 modulo 0xFFFF (because 2**16 == 1 mod 0xFFFF), which CPython computes in C; that makes this
@@ -7,9 +8,25 @@ many times faster than a word loop in Python.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
+
 from netstack.wire import Buffer
 
 _FROM_BYTES = int.from_bytes
+_REV8 = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def _rev16(value: int) -> int:
+    return _REV8[value & 0xFF] << 8 | _REV8[value >> 8]
+
+
+def crc16_reflected(data: Buffer, register: int) -> int:
+    """The register of the reflected CCITT CRC-16 (polynomial x^16 + x^12 + x^5 + 1, bits
+    least significant first) after ``data``, from ``register``: PPP's FCS-16 starts at
+    0xFFFF (RFC 1662 §C.2), IEEE 802.15.4's FCS at 0. It runs in C: ``binascii.crc_hqx`` is
+    the same CRC unreflected, so octets and register are bit-reversed on the way in and out.
+    """
+    return _rev16(crc_hqx(bytes(data).translate(_REV8), _rev16(register)))
 
 
 def ones_sum(data: Buffer, initial: int = 0) -> int:

@@ -39,19 +39,19 @@ then cannot list them, sets ``payload_ies_encrypted`` and leaves them at the sta
 ``payload``; after decryption :func:`parse_payload_ies` splits them off.
 
 Both FCSs run in C: the 16-bit ITU-T CRC (§7.2.10, x^16+x^12+x^5+1, reflected, register
-initialised to 0) is ``binascii.crc_hqx`` over bit-reversed octets, the 32-bit FCS of SUN
-PHYs (§7.2.10.2) is zlib's CRC-32. Both go out least significant octet first.
+initialised to 0) is :func:`netstack.wire.checksum.crc16_reflected` (PPP's FCS-16 with
+another initial register), the 32-bit FCS of SUN PHYs (§7.2.10.2) is zlib's CRC-32. Both go out least significant octet first.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from binascii import crc_hqx
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from netstack.wire import Buffer, ChecksumError, DecodeError
+from netstack.wire.checksum import crc16_reflected
 from netstack.wire.ieee802154_mac import (
     AssociationStatus,
     Beacon,
@@ -101,7 +101,6 @@ NO_SHORT_ADDRESS = 0xFFFE
 #: A short address (int), an extended address (8 bytes, natural order) or no address.
 Address = int | bytes | None
 
-_REV8 = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _unpack_u16 = _U16.unpack_from
@@ -218,14 +217,10 @@ _PT_DESCRIPTOR = _pack_u16(0x8000 | _PT << 11)
 # --- FCS ------------------------------------------------------------------------------------
 
 
-def _rev16(value: int) -> int:
-    return _REV8[value & 0xFF] << 8 | _REV8[value >> 8]
-
-
 def fcs16(data: Buffer) -> int:
     """The 16-bit FCS of ``data`` (IEEE 802.15.4-2015 §7.2.10.1: ITU-T CRC-16, reflected,
     initial register 0, no final XOR); the frame carries it least significant octet first."""
-    return _rev16(crc_hqx(bytes(data).translate(_REV8), 0))
+    return crc16_reflected(data, 0)
 
 
 def fcs32(data: Buffer) -> int:

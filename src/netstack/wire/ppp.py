@@ -5,9 +5,8 @@ Framing is byte-synchronous (RFC 1662 §4): a frame is flag 0x7E, the escaped co
 (address, control, protocol, information, FCS) and a closing flag. Control Escape 0x7D
 precedes an octet sent XORed with 0x20 (RFC 1662 §4.2).
 
-Both FCSs run in C: FCS-32 is zlib's CRC-32, and FCS-16 (the reflected CCITT CRC, poly
-0x8408) is ``binascii.crc_hqx`` (the same polynomial, not reflected) over bit-reversed
-octets, with the register bit-reversed on the way in and out.
+Both FCSs run in C: FCS-32 is zlib's CRC-32, and FCS-16 is the reflected CCITT CRC of
+:func:`netstack.wire.checksum.crc16_reflected` (the one IEEE 802.15.4 uses too).
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from __future__ import annotations
 import functools
 import struct
 import zlib
-from binascii import crc_hqx
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
 from netstack.wire import Buffer, DecodeError
+from netstack.wire.checksum import crc16_reflected
 
 __all__ = [
     "FCS16_GOOD",
@@ -50,8 +49,6 @@ FCS16_INIT = 0xFFFF
 FCS16_GOOD = 0xF0B8
 FCS32_INIT = 0xFFFFFFFF
 FCS32_GOOD = 0xDEBB20E3
-
-_REV8 = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 _CONTROL = struct.Struct("!BBH")  # code, identifier, length
 _unpack_control = _CONTROL.unpack_from
@@ -98,17 +95,13 @@ class LcpOption(IntEnum):
     ACFC = 8
 
 
-def _rev16(value: int) -> int:
-    return _REV8[value & 0xFF] << 8 | _REV8[value >> 8]
-
-
 def fcs16(data: Buffer, fcs: int = FCS16_INIT) -> int:
     """The running 16-bit FCS register after ``data`` (RFC 1662 §C.2 ``pppfcs16``).
 
     Send ``fcs16(contents) ^ 0xFFFF`` least significant octet first; over the received
     contents with their FCS the register ends at :data:`FCS16_GOOD`.
     """
-    return _rev16(crc_hqx(bytes(data).translate(_REV8), _rev16(fcs)))
+    return crc16_reflected(data, fcs)
 
 
 def fcs32(data: Buffer, fcs: int = FCS32_INIT) -> int:
