@@ -40,7 +40,8 @@ then cannot list them, sets ``payload_ies_encrypted`` and leaves them at the sta
 
 Both FCSs run in C: the 16-bit ITU-T CRC (§7.2.10, x^16+x^12+x^5+1, reflected, register
 initialised to 0) is :func:`netstack.wire.checksum.crc16_reflected` (PPP's FCS-16 with
-another initial register), the 32-bit FCS of SUN PHYs (§7.2.10.2) is zlib's CRC-32. Both go out least significant octet first.
+another initial register), the 32-bit FCS of SUN PHYs (§7.2.10.2) is zlib's CRC-32.
+Both go out least significant octet first.
 """
 
 from __future__ import annotations
