@@ -263,12 +263,11 @@ def test_silent_peer_is_detected_by_lcp_echo() -> None:
     world = World.simulated(seed=5)
     line = SerialLine(world, baudrate=None)
     fast_echo = LcpConfig(echo_interval=2.0, echo_failures=3)
-    server = PPPInterface(line.b, world=world)  # default keepalive: 30 s
+    # the server keeps the default keepalive (30 s)
+    server = PPPInterface.server(line.b, world=world, local="10.0.0.1", pool="10.0.0.2")
     client = PPPInterface(line.a, world=world, config=PppConfig(lcp=fast_echo))
 
     async def main() -> float:
-        server.config.ipcp.local = bytes([10, 0, 0, 1])
-        server.config.ipcp.peer = bytes([10, 0, 0, 2])
         await asyncio.gather(server.connect(), client.connect())
         line.b.set_receive_cb(None)  # the server goes deaf without a word
         start = world.now()

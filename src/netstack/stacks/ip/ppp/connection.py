@@ -515,7 +515,7 @@ class PppConnection:
         pool = self.config.pool
         if pool is not None and self.config.ipv4:
             self._pool_address = pool.allocate()
-            self.ipcp.ipcp_config.peer = self._pool_address
+            self.ipcp.address_for_peer = self._pool_address
         self._finished_ncps.clear()
         if not self._ncps:
             self.lcp.close(now, "no network protocol configured")

@@ -73,6 +73,8 @@ class Ipcp(Automaton):
         self.local_address: bytes | None = None
         self.peer_address: bytes | None = None
         self.dns_servers: list[bytes] = []
+        #: the address we give the peer (a server's: from its configuration or pool)
+        self.address_for_peer = config.peer
         self._reset_wishes()
 
     def _reset_wishes(self) -> None:
@@ -125,8 +127,9 @@ class Ipcp(Automaton):
     def check_option(self, kind: int, value: bytes) -> tuple[Verdict, bytes]:
         cfg = self.ipcp_config
         if kind == IpcpOption.IP_ADDRESS and len(value) == 4:
-            if cfg.peer is not None:
-                return (Verdict.ACK, value) if value == cfg.peer else (Verdict.NAK, cfg.peer)
+            given = self.address_for_peer
+            if given is not None:
+                return (Verdict.ACK, value) if value == given else (Verdict.NAK, given)
             if value == _ANY:
                 return Verdict.REJECT, value  # we have no address to give the peer
             return Verdict.ACK, value
@@ -139,14 +142,14 @@ class Ipcp(Automaton):
         return Verdict.REJECT, value
 
     def missing_options(self, present: set[int]) -> Options:
-        peer = self.ipcp_config.peer
+        peer = self.address_for_peer
         if peer is not None and IpcpOption.IP_ADDRESS not in present:
             return [(IpcpOption.IP_ADDRESS, peer)]
         return []
 
     def accept_request(self, options: Options) -> None:
         values = dict(options)
-        self.peer_address = values.get(IpcpOption.IP_ADDRESS, self.ipcp_config.peer)
+        self.peer_address = values.get(IpcpOption.IP_ADDRESS, self.address_for_peer)
 
 
 @dataclass(slots=True)
