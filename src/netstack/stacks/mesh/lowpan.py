@@ -51,6 +51,7 @@ from netstack.wire.sixlowpan import (
 log = logging.getLogger(__name__)
 
 IPV6_MTU = 1280
+_CAPABILITIES = Capabilities(medium="ieee802154", mtu=IPV6_MTU)
 BROADCAST = 0xFFFF
 #: "no compression": the uncompressed IPv6 dispatch, then the packet (RFC 4944 §5.1)
 _UNCOMPRESSED = bytes((Dispatch.IPV6,))
@@ -121,7 +122,7 @@ class LowpanLink:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(medium="ieee802154", mtu=IPV6_MTU)
+        return _CAPABILITIES
 
     @property
     def header_len(self) -> int:

@@ -53,6 +53,7 @@ class PppLink:
         self._timer = DeadlineTimer(world, self._on_timer)
         self._started = False
         self.counters = {"tx_queue_drops": 0, "tx_refused": 0}
+        self._capabilities = Capabilities(medium="ppp", mtu=self.connection.mtu)
 
     # -- LinkAdapter contract -----------------------------------------------------------------
     @property
@@ -65,7 +66,10 @@ class PppLink:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(medium="ppp", mtu=self.connection.mtu)
+        mtu = self.connection.mtu
+        if self._capabilities.mtu != mtu:  # LCP agreed on another MRU
+            self._capabilities = Capabilities(medium="ppp", mtu=mtu)
+        return self._capabilities
 
     @property
     def header_len(self) -> int:
