@@ -212,11 +212,15 @@ def test_kernel_reset_is_reported_as_connection_lost(
 @pytest.mark.parametrize("how", ["unread-close", "linger-zero"])
 def test_netstack_reset_reaches_the_kernel(tap: TapDevice, real_world: World, how: str) -> None:
     async def side(sock: TCPSocket) -> object:
+        # Wait for the kernel's data in both cases: a RST that overtakes the kernel's
+        # connect() fails the connect itself (the kernel client may not have run yet).
+        while not sock.readable():
+            await asyncio.sleep(0.01)
         if how == "linger-zero":
+            got = 0
+            while got < 1000:  # read everything, so only SO_LINGER 0 can cause the RST
+                got += len(await sock.recv(1000 - got))
             sock.setsockopt(SOL_SOCKET, SocketOption.LINGER, 0)
-        else:
-            while not sock.readable():  # the kernel's data arrives and is left unread
-                await asyncio.sleep(0.01)
         sock.close()
         return None
 
