@@ -1,4 +1,4 @@
-"""The mesh stack: IPHC round trips, MAC frames through the radio medium, a 100-node mesh.
+"""The mesh stack: IPHC round trips, MAC frames through the medium, a 100-node mesh, mesh-under.
 
 One table; every figure has a reference measured in the same run beside it.
 
@@ -32,6 +32,16 @@ One table; every figure has a reference measured in the same run beside it.
    ``VirtualSegment``) with the same senders, destinations and timings. Best of
    ``FULL_REPEATS``.
 
+4. **Mesh-under over a line** (virtual time): ``hops + 1`` ``MeshInterface`` s in a row
+   ``LINE_SPACING`` m apart (``UnitDisk(RANGE)``: each hears only its neighbours) with
+   ``LowpanConfig(mesh_under=True)`` and static routes along the row; the first radio
+   sends ``ECHOES`` UDP datagrams of ``ECHO_PAYLOAD`` octets (a full 1280-byte IPv6
+   packet, ~13 fragments) one at a time to a UDP echo server on the last, 5 s timeout
+   each, on ``LINE_SEEDS`` seeded lines per hop count. Reported: echoes answered of those
+   sent and their mean round-trip time in simulated milliseconds, with the fragments of
+   multi-hop datagrams paced (the default ``fragment_gap``). Reference: the same lines
+   and seeds with ``fragment_gap=0`` (fragments back to back).
+
 Run ``python benchmarks/bench_mesh.py`` (``--quick`` for a smoke run); ``main()`` returns
 the rows as dicts. No root, no network: everything happens inside this process.
 """
@@ -40,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import math
 import random
@@ -54,12 +65,14 @@ from bench_radio import build as radio_medium
 from bench_radio import frames_run
 from netstack.address import SocketAddress
 from netstack.drivers.rfphy import UnitDisk, VirtualRadioMedium
-from netstack.errors import WouldBlockError
+from netstack.errors import NetworkTimeoutError, WouldBlockError
 from netstack.interfaces.base import NetifInterface
 from netstack.interfaces.mesh import MeshInterface
 from netstack.runtime.world import World
+from netstack.services.echo import UdpEchoServer
 from netstack.sim import Network
 from netstack.socket import UDPSocket
+from netstack.stacks.mesh.lowpan import LowpanConfig
 from netstack.stacks.mesh.mac import Ieee802154Mac, MacConfig, MacStatus
 from netstack.wire.ieee802154 import BROADCAST, FrameType, Ieee802154Frame
 from netstack.wire.ipv6 import Ipv6Header, ip6_from_str
@@ -100,6 +113,13 @@ INTERVAL = 1.0
 SIM_SECONDS = 60.0
 PORT = 9000
 FULL_REPEATS = 3
+
+# --- 4. mesh-under ---------------------------------------------------------------------------
+LINE_HOPS = (1, 2, 4, 7)
+LINE_SPACING = 40.0
+LINE_SEEDS = 20
+ECHOES = 3
+ECHO_PAYLOAD = 1280 - 48
 
 Op = Callable[[], int]
 
@@ -553,6 +573,67 @@ def full_rows(seconds: float, repeats: int, seed: int = 3) -> list[dict[str, Any
     return [{"section": "full", **fastest(meshes), "ethernet": fastest(ethernets)}]
 
 
+# --- 4. mesh-under ---------------------------------------------------------------------------
+
+
+def line_run(hops: int, seed: int, gap: float) -> tuple[int, list[float]]:
+    """Echoes answered, and their round-trip times (simulated s), over ``hops`` hops."""
+    world = World.simulated(seed)
+    medium = VirtualRadioMedium(world, UnitDisk(RANGE))
+    radios = [
+        MeshInterface(medium.add_radio((LINE_SPACING * i, 0)), world=world,
+                      lowpan=LowpanConfig(mesh_under=True, fragment_gap=gap))
+        for i in range(hops + 1)
+    ]  # fmt: skip
+    for i, radio in enumerate(radios):
+        for j, other in enumerate(radios):
+            if abs(i - j) > 1:
+                radio.link.add_mesh_route(other.phy.eui64, radios[i + (j > i) * 2 - 1].phy.eui64)
+    first, last = radios[0], radios[-1]
+
+    async def main() -> tuple[int, list[float]]:
+        await asyncio.gather(*(r.connect() for r in radios))
+        UdpEchoServer(last).start()
+        address = last.get_ipv6_link_local_address()
+        assert address is not None
+        target = SocketAddress(address, 7, scope_id=first.netif.index)
+        sock = UDPSocket(first)
+        sock.set_timeout(5)
+        payload = bytes(ECHO_PAYLOAD)
+        rtts: list[float] = []
+        for _ in range(ECHOES):
+            start = world.now()
+            await sock.sendto(target, payload)
+            with contextlib.suppress(NetworkTimeoutError):
+                if (await sock.recvfrom())[0] == payload:
+                    rtts.append(world.now() - start)
+        return len(rtts), rtts
+
+    try:
+        return world.run(main())
+    finally:
+        medium.close()
+        world.close()
+
+
+def line_rows(seeds: int) -> list[dict[str, Any]]:
+    rows = []
+    for hops in LINE_HOPS:
+        row: dict[str, Any] = {"section": "line", "hops": hops, "sent": seeds * ECHOES}
+        for name, gap in (("paced", LowpanConfig().fragment_gap), ("back_to_back", 0.0)):
+            answered, rtts = 0, []
+            for seed in range(1, seeds + 1):
+                got, times = line_run(hops, seed, gap)
+                answered += got
+                rtts.extend(times)
+            row[name] = {
+                "answered": answered,
+                "rtt_ms": 1e3 * sum(rtts) / len(rtts) if rtts else None,
+            }
+        rows.append(row)
+    return rows
+
+
 # --- the benchmark ---------------------------------------------------------------------------
 
 
@@ -565,6 +646,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     rows.extend(mac_rows(MAC_REQUESTS // 10 if quick else MAC_REQUESTS,
                          1 if quick else MAC_REPEATS))  # fmt: skip
     rows.extend(full_rows(SIM_SECONDS / 10 if quick else SIM_SECONDS, 1 if quick else FULL_REPEATS))
+    rows.extend(line_rows(2 if quick else LINE_SEEDS))
     print(format_table(rows))
     return rows
 
@@ -665,6 +747,28 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['mac_caf']:,} CHANNEL_ACCESS_FAILURE. Ethernet: {eth['wall_s']:.2f} s wall, "
             f"{eth['frames']:,} frames through the switch (NDP included), connecting "
             f"{eth['connect_virtual_ms'] / 1000:.2f} s virtual (waits out `ipv6_timeout`)."
+        )
+    for r in rows:
+        if r["section"] != "line":
+            continue
+        paced, b2b = r["paced"], r["back_to_back"]
+
+        def rtt(column: dict[str, Any]) -> str:
+            return "no RTT" if column["rtt_ms"] is None else f"{column['rtt_ms']:,.0f} ms"
+
+        lines.append(
+            f"| 4{'abcd'[LINE_HOPS.index(r['hops'])]} | mesh-under, {r['hops']} radio hop"
+            f"{'s' if r['hops'] > 1 else ''} ({r['hops'] + 1} radios in a row): "
+            f"{ECHO_PAYLOAD} B UDP echoes answered, mean RTT (simulated) ⁴ "
+            f"| **{paced['answered']}/{r['sent']}**, {rtt(paced)} "
+            f"| {b2b['answered']}/{r['sent']}, {rtt(b2b)} "
+            f"| the same lines, fragments back to back (`fragment_gap=0`) |"
+        )
+    if any(r["section"] == "line" for r in rows):
+        notes.append(
+            f"⁴ {LINE_SEEDS} seeded lines per hop count (`--quick`: 2), {ECHOES} echoes each, "
+            f"{LINE_SPACING:g} m apart with a {RANGE:g} m unit disk; static mesh routes. One "
+            "hop has no mesh header, so nothing to pace: both columns are the same run."
         )
     return "\n".join([*lines, "", *notes])
 

@@ -101,3 +101,12 @@ def test_mesh_sim_example(tmp_path: Path):
     assert "ping b: 3 packets transmitted, 3 received" in out
     assert "udp echo of 1024 bytes intact: True" in out
     assert (tmp_path / "air.pcap").exists()
+
+
+def test_mesh_under_example(tmp_path: Path):
+    out = run(str(EXAMPLES / "mesh_under.py"), str(tmp_path))
+    assert "across 3 hops: 3 packets transmitted, 3 received" in out
+    assert "udp echo of 1024 bytes intact: True" in out
+    assert "ff02::1 flood heard by 3 of 3 radios" in out
+    assert "radio 1: forwarded 0" not in out and "radio 2: forwarded 0" not in out
+    assert (tmp_path / "air.pcap").exists()
