@@ -361,13 +361,15 @@ def dnsmasq(tap: TapDevice, tmp_path: Path) -> Iterator[Callable[..., Dnsmasq]]:
 
 # -- a netstack node with the stdlib socket facade (tests of netstack.socket.stdlib) ------
 def listening(pid: int, port: int) -> bool:
-    """Whether ``pid`` (once ``ip netns exec`` has become python) listens on ``port``:
-    /proc/PID/net/tcp6 is the table of its namespace; state 0A is LISTEN."""
-    try:
-        with open(f"/proc/{pid}/net/tcp6") as f:
-            rows = [line.split() for line in f.readlines()[1:]]
-    except OSError:
-        return False
+    """Whether ``pid`` (once ``ip netns exec`` has exec'd the server) listens on ``port``:
+    /proc/PID/net/tcp and tcp6 are the tables of its namespace; state 0A is LISTEN."""
+    rows = []
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                rows += [line.split() for line in f.readlines()[1:]]
+        except OSError:
+            return False
     return any(row[1].endswith(f":{port:04X}") and row[3] == "0A" for row in rows)
 
 

@@ -18,9 +18,10 @@ from test_ipv4_kernel import (
     netstack_on,
     run_in_netns,
     stats_of,
+    until,
 )
 
-from conftest import TapDevice
+from conftest import TapDevice, listening
 from netstack.errors import ConnectionRefused
 from netstack.runtime import World
 from netstack.services import TcpEchoServer
@@ -233,7 +234,7 @@ def test_successive_connections_use_unpredictable_ports(tap: TapDevice, real_wor
         async with netstack_on(tap, real_world) as iface:
             argv = ["socat", f"TCP-LISTEN:9100,bind={KERNEL_IP},fork,reuseaddr", "EXEC:cat"]
             server = await asyncio.create_subprocess_exec(*tap.argv(argv))
-            await asyncio.sleep(0.3)
+            assert await until(lambda: listening(server.pid, 9100), 10), "socat never listened"
             socks = []
             for _ in range(2):
                 sock = TCPSocket(iface)
