@@ -688,6 +688,67 @@ def test_frame_versions_2006_and_2015_carry_secured_data(version: FrameVersion) 
     assert net.frames()[0][1].version == version
 
 
+@pytest.mark.parametrize("mode", [2, 3])
+def test_key_identifier_modes_2_and_3_name_the_key_by_source_and_index(mode: int) -> None:
+    source = bytes.fromhex("a1b2c3d4e5f60718")[: 4 if mode == 2 else 8]
+    other = bytes(len(source))
+
+    def config(tx_source: bytes) -> MacConfig:
+        keys = {(source, 5): KEY, (other, 5): WRONG_KEY, (source, 6): WRONG_KEY}
+        security = MacSecurity(key_id_mode=mode, source_keys=keys, tx_key_source=tx_source,
+                               tx_key_index=5)  # fmt: skip
+        return MacConfig(security=security)
+
+    net = network((0, 0), (30, 0), (0, 30), configs=[config(source), config(source),
+                                                     config(other)])  # fmt: skip
+    a, b, c = net.nodes
+    a.send(b.mac.ext_address, b"by source and index")
+    net.run(0.05)
+    assert b.payloads == [b"by source and index"] and b.got[0].security_level == 5
+    aux = net.frames()[0][1].security
+    assert aux is not None and aux.key_id_mode == mode
+    assert aux.key_source == source and aux.key_index == 5
+    # c sends under (other, 5): b holds that key too, so it verifies, and the replay table
+    # keeps the two keys apart
+    c.send(b.mac.ext_address, b"other source")
+    net.run(0.05)
+    assert b.payloads[-1] == b"other source"
+    # a node that lacks the (source, index) pair cannot read a's frames
+    lacking = MacSecurity(key_id_mode=mode, source_keys={(other, 5): KEY}, tx_key_source=other)
+    net2 = network((0, 0), (30, 0), configs=[config(source), MacConfig(security=lacking)])
+    sender, receiver = net2.nodes
+    sender.send(receiver.mac.ext_address, b"unreadable")
+    net2.run(0.05)
+    assert receiver.got == [] and receiver.mac.stats()["rx_security_unavailable_key"] == 1
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        (MacSecurity(), "at least one key"),
+        (MacSecurity(keys={1: KEY}, key_id_mode=2), "4-octet tx_key_source"),
+        (MacSecurity(source_keys={(bytes(8), 1): KEY}, key_id_mode=3), "8-octet tx_key_source"),
+        (MacSecurity(source_keys={(bytes(3), 1): KEY}, key_id_mode=2), "4 or 8 octets"),
+        (
+            MacSecurity(
+                source_keys={(bytes(4), 1): KEY},
+                key_id_mode=2,
+                tx_key_source=bytes(4),
+                tx_key_index=2,
+            ),
+            "index 2",
+        ),
+        (MacSecurity(source_keys={(bytes(4), 1): KEY}, key_id_mode=1), "table"),
+        (MacSecurity(keys={1: KEY}, key_id_mode=4), "not 0..3"),
+    ],
+)
+def test_security_policies_that_cannot_work_are_refused(
+    security: MacSecurity, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        network((0, 0), configs=[MacConfig(security=security)])
+
+
 # --- determinism -------------------------------------------------------------------------------
 
 

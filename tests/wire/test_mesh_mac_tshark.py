@@ -208,3 +208,47 @@ def test_tshark_sees_the_fields_the_mac_set(decoded: Decoded) -> None:
         b"secured unicast",
         b"secured broadcast",
     }
+
+
+@pytest.mark.parametrize("mode", [2, 3])
+def test_key_identifier_modes_2_and_3_decrypt_in_wireshark(tmp_path: Path, mode: int) -> None:
+    """The MAC's frames under a key named by key source and index: tshark, holding the key
+    for index 5, decrypts them (MIC verified) and reads the key source the MAC wrote."""
+    source = bytes.fromhex("a1b2c3d4e5f60718")[: 4 if mode == 2 else 8]
+    world = World.simulated(seed=4)
+    air = io.BytesIO()
+    medium = VirtualRadioMedium(world, UnitDisk(50.0), capture=air)
+    security = MacSecurity(key_id_mode=mode, source_keys={(source, 5): KEY},
+                           tx_key_source=source)  # fmt: skip
+    macs = [
+        Ieee802154Mac(medium.add_radio((x, 0)), world, MacConfig(pan_id=PAN, security=security))
+        for x in (0, 20)
+    ]
+    got: list[bytes] = []
+    macs[1].set_data_indication_cb(lambda ind: got.append(ind.payload))
+    for mac in macs:
+        mac.start()
+    payloads = [b"keyed by source", b"and by index"]
+    for payload in payloads:
+        assert macs[0].data_request(macs[1].ext_address, payload)
+        world.run_for(0.05)
+    medium.close()
+    assert got == payloads
+    path = tmp_path / "modes.pcap"
+    path.write_bytes(air.getvalue())
+    prefs = ["-o", f'uat:ieee802154_keys:"{KEY.hex()}","5","No hash"']
+    fields = ["wpan.aux_sec.key_id_mode", "wpan.aux_sec.key_source", "wpan.aux_sec.key_index",
+              "wpan.key_number", "data.data", "_ws.expert.message"]  # fmt: skip
+    args = ["-Y", "wpan.frame_type == 1", "-T", "fields", *prefs]
+    for name in fields:
+        args += ["-e", name]
+    rows = [dict(zip(fields, line.split("\t"), strict=True))
+            for line in run_tshark(path, args).splitlines()]  # fmt: skip
+    assert len(rows) == len(payloads)
+    for row, payload in zip(rows, payloads, strict=True):
+        assert as_int(row["wpan.aux_sec.key_id_mode"]) == mode
+        assert as_int(row["wpan.aux_sec.key_source"]) == int.from_bytes(source, "big")
+        assert as_int(row["wpan.aux_sec.key_index"]) == 5
+        assert row["wpan.key_number"] != ""  # a key from the table decrypted it
+        assert bytes.fromhex(row["data.data"]) == payload
+        assert row["_ws.expert.message"] == ""

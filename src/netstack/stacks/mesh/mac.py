@@ -520,7 +520,7 @@ class Ieee802154Mac:
         sec = self._security
         if not job.secure:
             psdu = frame.build()
-        elif sec is None or sec.tx_key_index not in sec.config.keys:
+        elif sec is None or sec.tx_key is None:
             self._stats["tx_unavailable_key"] += 1
             return MacStatus.UNAVAILABLE_KEY
         else:

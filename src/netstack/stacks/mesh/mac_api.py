@@ -98,19 +98,26 @@ class MacSecurity:
     ``keys`` maps a key index to its 16-octet AES key. Frames go out at ``level`` under key
     ``tx_key_index`` (None: the highest index in ``keys``), named by key identifier mode
     ``key_id_mode``: 1 (the key index in the frame) or 0 (implicit: both ends use their
-    ``tx_key_index`` key). Incoming frames below ``min_level`` are dropped and counted.
+    ``tx_key_index`` key). Modes 2 and 3 name a key by a 4- or 8-octet key source and an
+    index: ``source_keys`` maps ``(key_source, key_index)`` to the key, and outgoing frames
+    use ``tx_key_source`` (with ``tx_key_index``, None: the highest index under that
+    source). Incoming frames are looked up by the mode they carry: the implicit key, an
+    index in ``keys``, or a (source, index) pair in ``source_keys``; an unknown key drops
+    the frame. Incoming frames below ``min_level`` are dropped and counted.
     ``replay_entries`` bounds the replay table: (neighbour, key) pairs. ``neighbours``
     gives the extended address of neighbours known by short address (for the nonce);
     ``frame_counter`` is the first outgoing frame counter (persist it across restarts with
     :attr:`Ieee802154Mac.frame_counter`).
     """
 
-    keys: dict[int, bytes]
+    keys: dict[int, bytes] = field(default_factory=dict)
     level: int = 5
     key_id_mode: int = 1
     min_level: int = 5
     replay_entries: int = 256
     tx_key_index: int | None = None
+    source_keys: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
+    tx_key_source: bytes | None = None
     frame_counter: int = 0
     neighbours: dict[int, bytes] = field(default_factory=dict)
 
