@@ -25,9 +25,10 @@ async def main(tap: str, address: str, seconds: float) -> None:
     iface.set_network(address, "255.255.255.0")
     await iface.connect()
     UdpEchoServer(iface).start()
-    print(f"up: {iface.ip_address} ({iface.mac_address}) on {tap}")
+    print(f"up: {iface.ip_address} ({iface.mac_address}) on {tap}", flush=True)
     peer = address.rsplit(".", 1)[0] + ".1"
-    print("ping", peer, "->", (await ping(iface, peer, count=3, interval=0.2)).summary())
+    result = await ping(iface, peer, count=3, interval=0.2)
+    print("ping", peer, "->", result.summary(), flush=True)
     await asyncio.sleep(seconds)
     await iface.disconnect()
 

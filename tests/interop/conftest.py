@@ -396,6 +396,17 @@ def net(tap: TapDevice) -> Iterator[Facade]:
             runtime.call(emac.close)
 
 
+def eventually(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Poll ``condition`` — another process's doing, such as a server's log line — until it
+    holds or ``timeout`` passes; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def wait_operstate_up(tap: TapDevice, timeout: float = 5.0) -> None:
     """The kernel drops what it sends on the TAP until it has seen the carrier (see
     ``kernel_side_running`` in test_ipv4_kernel)."""

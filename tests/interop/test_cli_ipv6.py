@@ -33,8 +33,12 @@ async def start_up(tap: TapDevice, *options: str) -> tuple[asyncio.subprocess.Pr
 def test_ipv6_only_static_node_answers_pings_and_udp_echo(tap: TapDevice) -> None:
     async def main() -> tuple[str, str, str, str]:
         proc, banner = await start_up(tap, "--ipv6", "static:fd77::2/64")
-        _rc, small = await run_in_netns(tap, ["ping", "-6", "-c", "3", "-i", "0.2", "fd77::2"])
-        _rc, big = await run_in_netns(tap, ["ping", "-6", "-c", "2", "-s", "4000", "fd77::2"])
+        _rc, small = await run_in_netns(
+            tap, ["ping", "-6", "-w", "6", "-c", "3", "-i", "0.2", "fd77::2"]
+        )
+        _rc, big = await run_in_netns(
+            tap, ["ping", "-6", "-w", "6", "-c", "2", "-s", "4000", "fd77::2"]
+        )
         _rc, echoed = await run_in_netns(
             tap, ["sh", "-c", "echo over-udp6 | socat -t 1 - UDP6:[fd77::2]:7"], 10
         )
@@ -57,7 +61,8 @@ def test_slaac_without_a_router_stays_link_local(tap: TapDevice) -> None:
         link_local = re.search(r"ipv6 (fe80::[0-9a-f:]+)/64", banner)
         assert link_local, banner
         _rc, pinged = await run_in_netns(
-            tap, ["ping", "-6", "-c", "2", "-i", "0.2", f"{link_local.group(1)}%{tap.name}"]
+            tap,
+            ["ping", "-6", "-w", "6", "-c", "2", "-i", "0.2", f"{link_local.group(1)}%{tap.name}"],
         )
         proc.terminate()
         await proc.wait()

@@ -177,8 +177,12 @@ async def kernel_udp(tap: TapDevice, *args: str, timeout: float = 8.0) -> str:
 
 
 async def kernel_ping(tap: TapDevice, *options: str, timeout: float = 8.0) -> str:
-    """The kernel's ``ping`` from 10.77.0.1 to us; its output (it must exit 0)."""
-    rc, out = await run_in_netns(tap, ["ping", "-n", "-W", "1", *options, OUR_IP], timeout)
+    """The kernel's ``ping`` from 10.77.0.1 to us; its output (it must exit 0). With a
+    deadline (``-w``) iputils waits for every reply; without one it gives up on the last
+    after two round-trip times, which a brief pause of this process exceeds."""
+    rc, out = await run_in_netns(
+        tap, ["ping", "-n", "-W", "1", "-w", "6", *options, OUR_IP], timeout
+    )
     assert rc == 0, out
     return out
 
@@ -390,7 +394,13 @@ def test_socat_udp_client_gets_every_datagram_echoed(tap: TapDevice, real_world:
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                 )
-                out, _ = await asyncio.wait_for(proc.communicate(line.encode()), 10)
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(line.encode())
+                await proc.stdin.drain()
+                # read the echo before closing stdin: socat ends -t 0.3 s after its input
+                out = await asyncio.wait_for(proc.stdout.readexactly(len(line)), 10)
+                proc.stdin.close()
+                await asyncio.wait_for(proc.wait(), 10)
                 got.append(out.decode())
             echo.stop()
             return got, echo.stats.replies
@@ -437,7 +447,7 @@ def test_we_ping_the_kernel(tap: TapDevice, real_world: World) -> None:
     result, stats = real_world.run(main())
     assert (result.sent, result.received, result.errors) == (20, 20, 0), (result, stats)
     assert len(result.rtts) == 20
-    assert all(0 < rtt < 0.05 for rtt in result.rtts), result  # sanity, not a timing test
+    assert all(0 < rtt < 2.0 for rtt in result.rtts), result  # sanity, not a timing test
 
 
 def test_kernel_reassembles_our_20000_byte_datagram_and_we_reassemble_its_echo(

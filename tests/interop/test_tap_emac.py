@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from test_ipv4_kernel import kernel_side_running
 
 from netstack.drivers.emac.api import EMAC, GsoType, RxFlags, TxOffload
 from netstack.drivers.emac.tap import TapEMAC, pack_vnet_hdr, unpack_vnet_hdr_flags
@@ -131,8 +132,9 @@ def test_kernel_pings_us_through_the_tap(
             responder = Responder(emac)
             assert emac.power_up()
             assert emac.link_up
+            await kernel_side_running(tap)  # else the kernel may drop its first ARP reply
             rc, out = await run_in_netns(
-                tap, ["ping", "-n", "-c", "3", "-W", "1", "-i", "0.2", "10.77.0.2"]
+                tap, ["ping", "-n", "-c", "3", "-W", "1", "-w", "6", "-i", "0.2", "10.77.0.2"]
             )
             emac.close()
             return rc, out, responder

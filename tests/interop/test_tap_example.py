@@ -17,6 +17,7 @@ def test_tap_node_example_pings_the_kernel_and_echoes(tap):
             "exec",
             tap.netns,
             sys.executable,
+            "-u",  # whatever the environment says about buffering
             str(EXAMPLE),
             tap.name,
             "10.77.0.2",
@@ -30,7 +31,19 @@ def test_tap_node_example_pings_the_kernel_and_echoes(tap):
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert first.startswith("up: 10.77.0.2"), first + proc.stderr.read()  # type: ignore[union-attr]
         echo = subprocess.run(
-            ["ip", "netns", "exec", tap.netns, "socat", "-T", "2", "-", "UDP:10.77.0.2:7"],
+            [
+                "ip",
+                "netns",
+                "exec",
+                tap.netns,
+                "socat",
+                "-t",
+                "3",
+                "-T",
+                "5",
+                "-",
+                "UDP:10.77.0.2:7",
+            ],
             input="hello tap\n",
             capture_output=True,
             text=True,

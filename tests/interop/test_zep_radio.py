@@ -28,7 +28,7 @@ pytestmark = pytest.mark.interop
 #: Most any step may take on the wall clock before the test fails (never a timing claim).
 TIMEOUT = 10.0
 #: The ack window: generous, so a loaded machine does not turn an ack into NO_ACK.
-ACK_WAIT = 0.5
+ACK_WAIT = 2.0
 PAN = 0x7E57
 LOOPBACK = bytes([127, 0, 0, 1])
 TSHARK = shutil.which("tshark")
