@@ -587,8 +587,9 @@ def line_run(hops: int, seed: int, gap: float) -> tuple[int, list[float]]:
     ]  # fmt: skip
     for i, radio in enumerate(radios):
         for j, other in enumerate(radios):
-            if abs(i - j) > 1:
-                radio.link.add_mesh_route(other.phy.eui64, radios[i + (j > i) * 2 - 1].phy.eui64)
+            if abs(i - j) > 1:  # out of range: through the neighbour on that side
+                via = radios[i + 1 if j > i else i - 1]
+                radio.link.add_mesh_route(other.phy.eui64, via.phy.eui64)
     first, last = radios[0], radios[-1]
 
     async def main() -> tuple[int, list[float]]:

@@ -40,6 +40,7 @@ from netstack.wire.sixlowpan import (
     compress_ipv6,
     decompress_iphc,
     decompress_ipv6,
+    decrement_hops_left,
     fragment_datagram,
     iid_from_extended,
     iid_from_mac,
@@ -671,6 +672,19 @@ def test_mesh_header_vectors() -> None:
     # 15 needs the escape too; an escaped small value decodes and re-encodes shortest.
     assert MeshHeader(b"\0\1", b"\0\2", 15).build()[:2] == b"\xbf\x0f"
     assert MeshHeader.parse(bytes.fromhex("bf 03 0001 0002"))[0].hops_left == 3
+
+
+def test_a_relay_decrements_hops_left_in_the_form_it_came() -> None:
+    assert decrement_hops_left(MESH_SHORT + b"x") == bytes.fromhex("b4 0001 0002") + b"x"
+    assert decrement_hops_left(MESH_DEEP) == bytes.fromhex("8f 13") + MESH_DEEP[2:]
+    escaped_one = bytes.fromhex("bf 01 0001 0002")  # the deep form stays the deep form
+    assert decrement_hops_left(escaped_one) == bytes.fromhex("bf 00 0001 0002")
+    for exhausted in (bytes.fromhex("b0 0001 0002"), bytes.fromhex("bf 00 0001 0002")):
+        with pytest.raises(DecodeError, match="no hops left"):
+            decrement_hops_left(exhausted)
+    for not_mesh in (b"", BC0, b"\xbf"):
+        with pytest.raises(DecodeError):
+            decrement_hops_left(not_mesh)
 
 
 def test_fragment_and_broadcast_header_vectors() -> None:

@@ -65,6 +65,7 @@ from netstack.wire.ieee802154_mac import (
 
 __all__ = [
     "BROADCAST",
+    "KEY_SOURCE_LENGTH",
     "NO_SHORT_ADDRESS",
     "Address",
     "AddressMode",
@@ -169,7 +170,8 @@ class KeyIdMode(IntEnum):
     SOURCE8_INDEX = 3  # 8-octet key source + key index
 
 
-_KEY_SOURCE_LEN = (0, 0, 4, 8)
+#: The key source length (octets) of each key identifier mode (2015 §9.4.4)
+KEY_SOURCE_LENGTH = (0, 0, 4, 8)
 
 
 class HeaderIEId(IntEnum):
@@ -317,7 +319,7 @@ class AuxSecurityHeader:
     @property
     def length(self) -> int:
         mode = self.key_id_mode
-        return 1 + (self.frame_counter is not None) * 4 + _KEY_SOURCE_LEN[mode] + (mode > 0)
+        return 1 + (self.frame_counter is not None) * 4 + KEY_SOURCE_LENGTH[mode] + (mode > 0)
 
     def nonce(self, source: bytes) -> bytes:
         """The 13-octet CCM* nonce of a frame from the device with extended address ``source``
@@ -346,9 +348,9 @@ class AuxSecurityHeader:
         counter = self.frame_counter
         if version != FrameVersion.V2015 and (counter is None or self.asn_in_nonce):
             raise ValueError("frame counter suppression and ASN in nonce need version 2015")
-        if len(self.key_source) != _KEY_SOURCE_LEN[mode]:
+        if len(self.key_source) != KEY_SOURCE_LENGTH[mode]:
             raise ValueError(
-                f"key identifier mode {mode} needs a {_KEY_SOURCE_LEN[mode]}-octet key source"
+                f"key identifier mode {mode} needs a {KEY_SOURCE_LENGTH[mode]}-octet key source"
             )
         control = level | mode << 3 | (counter is None) << 5 | self.asn_in_nonce << 6
         out = bytes((control,))
@@ -376,7 +378,7 @@ class AuxSecurityHeader:
         aux = cls(
             SecurityLevel(control & 7), KeyIdMode(mode), None, b"", None, bool(control & 0x40)
         )
-        need = 1 + (0 if control & 0x20 else 4) + _KEY_SOURCE_LEN[mode] + (mode > 0)
+        need = 1 + (0 if control & 0x20 else 4) + KEY_SOURCE_LENGTH[mode] + (mode > 0)
         if end - off < need:
             raise DecodeError(f"auxiliary security header truncated: {need} bytes needed")
         off += 1
@@ -384,8 +386,8 @@ class AuxSecurityHeader:
             aux.frame_counter = _unpack_u32(mv, off)[0]
             off += 4
         if mode:
-            aux.key_source = bytes(mv[off : off + _KEY_SOURCE_LEN[mode]])
-            aux.key_index = mv[off + _KEY_SOURCE_LEN[mode]]
+            aux.key_source = bytes(mv[off : off + KEY_SOURCE_LENGTH[mode]])
+            aux.key_index = mv[off + KEY_SOURCE_LENGTH[mode]]
         return aux
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "decompress_first_fragment",
     "decompress_iphc",
     "decompress_ipv6",
+    "decrement_hops_left",
     "fragment_datagram",
     "iid_from_extended",
     "iid_from_mac",
@@ -179,6 +180,19 @@ class MeshHeader:
         else:
             head = bytes((first | _MESH_EXTENDED_HOPS, hops))
         return head + self.originator + self.final + payload
+
+
+def decrement_hops_left(frame: Buffer) -> bytes:
+    """``frame``, which starts with a mesh header whose Hops Left is at least 1, with Hops
+    Left one less and every other octet as it came (a relay's rewrite, RFC 4944 §11)."""
+    out = bytearray(frame)
+    if not out or out[0] & 0xC0 != 0x80:
+        raise DecodeError("not a mesh header")
+    at = 1 if out[0] & 0x0F == _MESH_EXTENDED_HOPS else 0  # the 4-bit field, or Deep Hops Left
+    if at >= len(out) or not out[at] & (0xFF if at else 0x0F):
+        raise DecodeError("mesh header with no hops left to decrement")
+    out[at] -= 1
+    return bytes(out)
 
 
 @dataclass(slots=True)

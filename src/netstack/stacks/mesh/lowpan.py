@@ -59,6 +59,7 @@ from netstack.wire.sixlowpan import (
     compress_headers,
     decompress_first_fragment,
     decompress_ipv6,
+    decrement_hops_left,
     fragment_datagram,
     mac_from_iid,
 )
@@ -249,24 +250,19 @@ class LowpanLink:
     def _send_datagram(self, packet: bytes, dst: int | bytes) -> bool:
         counters = self.counters
         counters.tx_datagrams += 1
-        src = self._source_address()
+        src, final = _link_bytes(self._source_address()), _link_bytes(dst)
         hop = dst  # the radio neighbour the frames go to
         mesh: MeshHeader | None = None
         if self.config.mesh_under:
             if dst == BROADCAST:
-                mesh = MeshHeader(_link_bytes(src), b"\xff\xff", self.config.mesh_hops)
-            else:
-                route = self.mesh_routes.get(_link_bytes(dst))
-                if route is not None and route != _link_bytes(dst):
-                    mesh = MeshHeader(_link_bytes(src), _link_bytes(dst), self.config.mesh_hops)
-                    hop = _link_address(route)
+                mesh = MeshHeader(src, final, self.config.mesh_hops)
+            elif (route := self.mesh_routes.get(final)) is not None and route != final:
+                mesh = MeshHeader(src, final, self.config.mesh_hops)
+                hop = _link_address(route)
         try:
             if self.config.compress:
                 compressed, consumed = compress_headers(
-                    packet,
-                    src_mac=_link_bytes(src),
-                    dst_mac=_link_bytes(dst),
-                    contexts=self.config.contexts,
+                    packet, src_mac=src, dst_mac=final, contexts=self.config.contexts
                 )
             else:
                 compressed, consumed = _UNCOMPRESSED, 0
@@ -386,7 +382,10 @@ class LowpanLink:
                 counters.mesh_echoes += 1
                 return
             if not self._for_us(mesh.final):
-                self._forward(indication.payload, mesh, _link_address(mesh.final))
+                if self.config.mesh_under:
+                    self._forward(indication.payload, mesh, _link_address(mesh.final))
+                else:
+                    counters.rx_not_for_us += 1
                 return
             src, dst = mesh.originator, mesh.final
         if headers.broadcast is not None:
@@ -446,9 +445,6 @@ class LowpanLink:
     def _forward(self, frame: bytes, mesh: MeshHeader, final: int | bytes) -> None:
         """Send a frame for ``final`` on with Hops Left one less (RFC 4944 §11)."""
         counters = self.counters
-        if not self.config.mesh_under:
-            counters.rx_not_for_us += 1
-            return
         if mesh.hops_left <= 1:  # decremented to zero: not forwarded any further
             counters.mesh_hops_exceeded += 1
             return
@@ -459,10 +455,8 @@ class LowpanLink:
             route = self.mesh_routes.get(mesh.final)
             hop = final if route is None else _link_address(route)
             counters.mesh_forwarded += 1
-        _, rest = MeshHeader.parse(frame)
-        onward = MeshHeader(mesh.originator, mesh.final, mesh.hops_left - 1)
-        self.counters.tx_frames += 1
-        self._request(hop, onward.build(rest), None)
+        counters.tx_frames += 1
+        self._request(hop, decrement_hops_left(frame), None)
 
     def _seen_broadcast(self, originator: bytes, sequence: int) -> bool:
         key = (originator, sequence)

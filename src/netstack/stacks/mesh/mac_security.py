@@ -22,13 +22,17 @@ from netstack.stacks.mesh.security import (
     unsecure_frame,
 )
 from netstack.wire import Buffer
-from netstack.wire.ieee802154 import AuxSecurityHeader, Ieee802154Frame, KeyIdMode
+from netstack.wire.ieee802154 import (
+    KEY_SOURCE_LENGTH,
+    AuxSecurityHeader,
+    Ieee802154Frame,
+    KeyIdMode,
+)
 
 __all__ = ["MacFrameSecurity"]
 
 _KEY_LENGTH = 16
-#: the key source length of key identifier modes 2 and 3 (2015 §9.4.4)
-_SOURCE_LENGTH = {KeyIdMode.SOURCE4_INDEX: 4, KeyIdMode.SOURCE8_INDEX: 8}
+_SOURCED = (KeyIdMode.SOURCE4_INDEX, KeyIdMode.SOURCE8_INDEX)  # modes naming a key source
 
 
 class MacFrameSecurity:
@@ -49,7 +53,8 @@ class MacFrameSecurity:
             if not 0 <= index <= 0xFF or len(key) != _KEY_LENGTH:
                 raise ValueError(f"key {index}: indexes are 0..255 and keys 16 octets")
         for (source, index), key in config.source_keys.items():
-            if len(source) not in (4, 8) or not 0 <= index <= 0xFF or len(key) != _KEY_LENGTH:
+            sourced = len(source) in KEY_SOURCE_LENGTH[KeyIdMode.SOURCE4_INDEX :]
+            if not sourced or not 0 <= index <= 0xFF or len(key) != _KEY_LENGTH:
                 raise ValueError(
                     f"key {source.hex()}/{index}: sources are 4 or 8 octets, indexes 0..255 "
                     "and keys 16 octets"
@@ -57,12 +62,12 @@ class MacFrameSecurity:
         if not 1 <= config.level <= 7 or not 0 <= config.min_level <= 7:
             raise ValueError(f"security levels out of range: {config.level}, {config.min_level}")
         mode = config.key_id_mode
-        if mode not in (KeyIdMode.IMPLICIT, KeyIdMode.INDEX, *_SOURCE_LENGTH):
+        if mode not in (KeyIdMode.IMPLICIT, KeyIdMode.INDEX, *_SOURCED):
             raise ValueError(f"key identifier mode {mode} is not 0..3")
         table: dict[int, bytes] = config.keys
-        if mode in _SOURCE_LENGTH:
+        if mode in _SOURCED:
             tx_source = config.tx_key_source
-            length = _SOURCE_LENGTH[KeyIdMode(mode)]
+            length = KEY_SOURCE_LENGTH[mode]
             if tx_source is None or len(tx_source) != length:
                 raise ValueError(f"key identifier mode {mode} needs a {length}-octet tx_key_source")
             table = {i: key for (s, i), key in config.source_keys.items() if s == tx_source}
@@ -91,7 +96,7 @@ class MacFrameSecurity:
     def tx_key(self) -> bytes | None:
         """The key outgoing frames are secured with; None if it has left the table."""
         config = self.config
-        if config.key_id_mode in _SOURCE_LENGTH:
+        if config.key_id_mode in _SOURCED:
             assert config.tx_key_source is not None
             return config.source_keys.get((config.tx_key_source, self.tx_key_index))
         return config.keys.get(self.tx_key_index)
@@ -104,7 +109,7 @@ class MacFrameSecurity:
         """The auxiliary security header of an outgoing frame with ``counter``."""
         config = self.config
         mode = config.key_id_mode
-        source = config.tx_key_source if mode in _SOURCE_LENGTH else None
+        source = config.tx_key_source if mode in _SOURCED else None
         return AuxSecurityHeader(
             config.level, mode, counter, source or b"", self.tx_key_index if mode else None
         )
