@@ -291,6 +291,25 @@ def _inline_address(bits: int, address: bytes) -> bytes:
     return address[16 - _ADDRESS_SLICE[mode] :]
 
 
+_NO_LINK_SOURCE = "SAM=11 needs the link-layer source address"
+_NO_LINK_DESTINATION = "DAM=11 needs the link-layer destination address"
+
+
+def _elided_iid(
+    data: bytes, p: int, mode: int, link_iid: bytes | None, missing: str
+) -> tuple[bytes, int]:
+    """The interface identifier of a unicast address of SAM/DAM ``mode`` 1-3 (RFC 6282
+    §3.1.1): 64 bits in-line, 16 bits in-line after 0000:00ff:fe00, or the link-layer
+    address's; and the offset after what it read."""
+    if mode == 1:
+        return data[p : p + 8], p + 8
+    if mode == 2:
+        return _SHORT_IID_HEAD + data[p : p + 2], p + 2
+    if link_iid is None:
+        raise DecodeError(missing)
+    return link_iid, p
+
+
 class _Compressor:
     """One compression: the options, and the LOWPAN_IPHC step the NHC walker calls back for
     an encapsulated IPv6 header (:class:`~netstack.wire.sixlowpan_nhc.IphcEncoder`)."""
@@ -571,16 +590,7 @@ class _Decompressor:
                 src = data[p : p + 16]
                 p += 16
         else:
-            if sam == 1:
-                iid = data[p : p + 8]
-                p += 8
-            elif sam == 2:
-                iid = _SHORT_IID_HEAD + data[p : p + 2]
-                p += 2
-            elif src_iid is None:
-                raise DecodeError("SAM=11 needs the link-layer source address")
-            else:
-                iid = src_iid
+            iid, p = _elided_iid(data, p, sam, src_iid, _NO_LINK_SOURCE)
             src = self._context(sci).address(iid) if second & 0x40 else _LINK_LOCAL_64 + iid
         # Destination address (RFC 6282 §3.1.1, M/DAC/DAM).
         dam = second & 3
@@ -609,16 +619,7 @@ class _Decompressor:
             dst = data[p : p + 16]
             p += 16
         else:
-            if dam == 1:
-                iid = data[p : p + 8]
-                p += 8
-            elif dam == 2:
-                iid = _SHORT_IID_HEAD + data[p : p + 2]
-                p += 2
-            elif dst_iid is None:
-                raise DecodeError("DAM=11 needs the link-layer destination address")
-            else:
-                iid = dst_iid
+            iid, p = _elided_iid(data, p, dam, dst_iid, _NO_LINK_DESTINATION)
             dst = self._context(dci).address(iid) if second & 0x04 else _LINK_LOCAL_64 + iid
         if next_header < 0:
             if p >= end:

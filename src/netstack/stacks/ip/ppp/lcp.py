@@ -89,6 +89,25 @@ class LinkOptions:
     acfc: bool = False
     auth: AuthProtocol | None = None
 
+    @classmethod
+    def from_options(cls, options: Options) -> LinkOptions:
+        """The options of an acceptable Configure-Request (defaults for those absent)."""
+        out = cls()
+        for kind, value in options:
+            if kind == LcpOption.MRU:
+                out.mru = int.from_bytes(value, "big")
+            elif kind == LcpOption.ACCM:
+                out.accm = int.from_bytes(value, "big")
+            elif kind == LcpOption.MAGIC_NUMBER:
+                out.magic = int.from_bytes(value, "big")
+            elif kind == LcpOption.PFC:
+                out.pfc = True
+            elif kind == LcpOption.ACFC:
+                out.acfc = True
+            elif kind == LcpOption.AUTH_PROTOCOL:
+                out.auth = AuthProtocol.from_option(value)
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class ProtocolRejected:
@@ -163,21 +182,7 @@ class Lcp(Automaton):
         return options
 
     def apply_ack(self, options: Options) -> None:
-        local = LinkOptions()
-        for kind, value in options:
-            if kind == LcpOption.MRU:
-                local.mru = int.from_bytes(value, "big")
-            elif kind == LcpOption.ACCM:
-                local.accm = int.from_bytes(value, "big")
-            elif kind == LcpOption.MAGIC_NUMBER:
-                local.magic = int.from_bytes(value, "big")
-            elif kind == LcpOption.PFC:
-                local.pfc = True
-            elif kind == LcpOption.ACFC:
-                local.acfc = True
-            elif kind == LcpOption.AUTH_PROTOCOL:
-                local.auth = AuthProtocol.from_option(value)
-        self.local = local
+        self.local = LinkOptions.from_options(options)
 
     def apply_nak(self, options: Options) -> bool:
         for kind, value in options:
@@ -248,21 +253,7 @@ class Lcp(Automaton):
         return Verdict.REJECT, value
 
     def accept_request(self, options: Options) -> None:
-        peer = LinkOptions()
-        for kind, value in options:
-            if kind == LcpOption.MRU:
-                peer.mru = int.from_bytes(value, "big")
-            elif kind == LcpOption.ACCM:
-                peer.accm = int.from_bytes(value, "big")
-            elif kind == LcpOption.MAGIC_NUMBER:
-                peer.magic = int.from_bytes(value, "big")
-            elif kind == LcpOption.PFC:
-                peer.pfc = True
-            elif kind == LcpOption.ACFC:
-                peer.acfc = True
-            elif kind == LcpOption.AUTH_PROTOCOL:
-                peer.auth = AuthProtocol.from_option(value)
-        self.peer = peer
+        self.peer = LinkOptions.from_options(options)
         self._loop_hits = 0
 
     def _note_loop(self) -> None:
