@@ -292,7 +292,6 @@ class LowpanLink:
         return ok
 
     def _send_frame(self, dst: int | bytes, payload: bytes, mesh: MeshHeader | None) -> bool:
-        self.counters.tx_frames += 1
         return self._request(dst, self._framed(dst, payload, mesh), None)
 
     def _framed(self, dst: int | bytes, payload: bytes, mesh: MeshHeader | None) -> bytes:
@@ -308,8 +307,10 @@ class LowpanLink:
     def _request(
         self, dst: int | bytes, payload: bytes, then: Callable[[], None] | None, retries: int = -1
     ) -> bool:
-        """Hand a frame to the MAC; ``then`` runs once it has gone (or failed) for good."""
+        """Hand a frame to the MAC (``retries`` < 0: a new frame, counted, with the
+        configured retries); ``then`` runs once it has gone (or failed) for good."""
         if retries < 0:
+            self.counters.tx_frames += 1
             retries = self.config.channel_access_retries
         done = partial(self._sent, dst, payload, then, retries)
         if self.mac.data_request(dst, payload, done=done):
@@ -352,7 +353,6 @@ class LowpanLink:
     def _pace_next(self) -> None:
         while self._paced:
             hop, fragment, mesh = self._paced.popleft()
-            self.counters.tx_frames += 1
             if self._request(hop, self._framed(hop, fragment, mesh), self._paced_sent):
                 self._pacing = True
                 return
@@ -455,7 +455,6 @@ class LowpanLink:
             route = self.mesh_routes.get(mesh.final)
             hop = final if route is None else _link_address(route)
             counters.mesh_forwarded += 1
-        counters.tx_frames += 1
         self._request(hop, decrement_hops_left(frame), None)
 
     def _seen_broadcast(self, originator: bytes, sequence: int) -> bool:
